@@ -1,0 +1,3 @@
+"""discover: LLM-driven search for single-machine total-tardiness heuristics."""
+
+__version__ = "0.1.0"

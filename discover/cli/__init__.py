@@ -1,0 +1,37 @@
+"""The ``discover`` command line: a thin layer over the library; each command group has its module."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from discover.cli import common
+
+app = typer.Typer(
+    no_args_is_help=True,
+    add_completion=False,
+    help="Discover heuristics for single-machine total tardiness (1||ΣT_j) with an LLM, scored against exact optima.",
+)
+
+_MODULES = ("instances", "baselines", "solve", "evaluate", "llm", "run", "archive", "report")
+
+
+def _register() -> None:
+    import importlib
+
+    for name in _MODULES:
+        mod = importlib.import_module(f"discover.cli.{name}")
+        mod.register(app)
+
+
+_register()
+
+
+def main() -> None:
+    """Run the CLI; expected errors become one line on stderr and a non-zero exit."""
+    try:
+        app()
+    except common.UserError as e:
+        common.err_console.print(f"error: {e}", markup=False, highlight=False, soft_wrap=True)
+        sys.exit(2)
