@@ -139,7 +139,7 @@ class InstanceSet:
     def classes(self) -> list[tuple[float, float]]:
         """Return the distinct (rdd, tf) classes in order of first appearance."""
         seen: dict[tuple[float, float], None] = {}
-        for r, t in zip(self.rdd.tolist(), self.tf.tolist()):
+        for r, t in zip(self.rdd.tolist(), self.tf.tolist(), strict=True):
             seen.setdefault((r, t), None)
         return list(seen)
 

@@ -1,0 +1,1 @@
+"""LLM clients behind one small interface (see ``base``)."""

@@ -1,0 +1,68 @@
+"""The one interface every LLM backend implements, and its value objects."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class ChatRequest:
+    """A chat request: messages plus sampling parameters. ``n`` completions are asked for."""
+
+    model: str
+    messages: tuple[dict[str, str], ...]
+    n: int = 1
+    temperature: float = 1.0
+    max_tokens: int = 2048
+    seed: int | None = None
+
+    def key(self, sample_index: int = 0) -> str:
+        """Return the hash that identifies this request (and sample) in transcripts and replay."""
+        payload = {
+            "model": self.model,
+            "messages": [dict(m) for m in self.messages],
+            "n": self.n,
+            "temperature": self.temperature,
+            "max_tokens": self.max_tokens,
+            "seed": self.seed,
+            "sample": sample_index,
+        }
+        blob = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        return hashlib.sha256(blob.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class ChatResult:
+    """The completions of one request with usage, latency and cost."""
+
+    completions: tuple[str, ...]
+    model: str
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    latency_s: float = 0.0
+    cost_usd: float = 0.0
+    request_hash: str = ""
+    meta: dict = field(default_factory=dict)
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+
+class LLMError(RuntimeError):
+    """A call that failed for good (after retries); the run goes on without it."""
+
+
+class BudgetExhausted(LLMError):
+    """A budget (calls, tokens, dollars) is spent: no new requests are sent."""
+
+
+class LLM(Protocol):
+    """Anything that answers chat requests."""
+
+    def complete(self, request: ChatRequest) -> ChatResult:
+        """Return ``request.n`` completions, or raise LLMError."""
+        ...
