@@ -221,7 +221,20 @@ def _fail(path: Path, where: str, msg: str) -> InstanceFileError:
 
 def load_set(path: str | os.PathLike[str]) -> InstanceSet:
     """Read and validate a set file; raise InstanceFileError with one clear line on bad input."""
-    path = Path(path)
+    return _read(Path(path), collect=None)
+
+
+def find_problems(path: str | os.PathLike[str]) -> list[str]:
+    """Return one line per invalid instance of a set file (empty if the file is valid)."""
+    problems: list[str] = []
+    try:
+        _read(Path(path), collect=problems)
+    except InstanceFileError as e:
+        problems.append(str(e))
+    return problems
+
+
+def _read(path: Path, collect: list[str] | None) -> InstanceSet:
     try:
         raw = json.loads(path.read_text())
     except FileNotFoundError:
@@ -243,17 +256,24 @@ def load_set(path: str | os.PathLike[str]) -> InstanceSet:
             ctx_err = err.get("ctx", {}).get("error")
             loc = ".".join(str(x) for x in err["loc"])
             msg = str(ctx_err) if ctx_err is not None else f"field {loc}: {err['msg']}"
-            raise _fail(path, f"instance {i}: ", msg) from None
+            if collect is None:
+                raise _fail(path, f"instance {i}: ", msg) from None
+            collect.append(str(_fail(path, f"instance {i}: ", msg)))
+            continue
         if len(m.p) != len(m.d):
-            raise _fail(path, f"instance {i}: ", f"p has {len(m.p)} jobs but d has {len(m.d)}")
+            problem = _fail(path, f"instance {i}: ", f"p has {len(m.p)} jobs but d has {len(m.d)}")
+            if collect is None:
+                raise problem
+            collect.append(str(problem))
+            continue
         items.append((m.p, m.d))
         opt.append(UNKNOWN if m.opt is None else m.opt)
         rdd.append(np.nan if m.rdd is None else float(m.rdd))
         tf.append(np.nan if m.tf is None else float(m.tf))
         extras.append(dict(m.model_extra or {}))
     count = raw.get("count")
-    if count is not None and count != len(items):
-        raise _fail(path, "", f"field count = {count!r} but the file holds {len(items)} instances")
+    if count is not None and count != len(raw["instances"]):
+        raise _fail(path, "", f"field count = {count!r} but the file holds {len(raw['instances'])} instances")
     n = raw.get("n")
     if n is not None and any(len(p) != n for p, _ in items):
         bad = next(i for i, (p, _) in enumerate(items) if len(p) != n)

@@ -1,7 +1,76 @@
-"""CLI commands (filled in by its issue)."""
+"""`discover baselines`: score the classic rules and the study's heuristics on a set."""
+
+from __future__ import annotations
+
+from pathlib import Path
 
 import typer
+from rich.table import Table
+
+from discover.cli.common import UserError, console, print_json
+from evaluator.baselines import score_baselines
+from evaluator.heuristics import NAMES
+from evaluator.instances import InstanceFileError, load_set
+
+
+def _fmt(x: float | None, digits: int = 2) -> str:
+    return "-" if x is None else f"{x:.{digits}f}"
+
+
+def show_scores(path: Path, as_json: bool, names: tuple[str, ...]) -> None:
+    """Print the baseline table (or JSON) for one set file."""
+    try:
+        iset = load_set(path)
+    except InstanceFileError as e:
+        raise UserError(str(e)) from None
+    scores = score_baselines(iset, names)
+    with_opt = bool(iset.has_opt.any())
+    if as_json:
+        heur = {}
+        for s in scores:
+            row = {"mean_seconds": s.mean_seconds, "mean_tardiness": s.summary.mean_tardiness}
+            if with_opt:
+                row |= {"mean_gap_pct": s.summary.mean_gap_pct, "max_gap_pct": s.summary.max_gap_pct,
+                        "optimal": s.summary.optimal}
+            heur[s.name] = row
+        print_json({"set": iset.name, "instances": iset.count, "n": iset.n, "heuristics": heur})
+        return
+    title = f"{iset.name}: {iset.count} instances, n={iset.n or 'mixed'}"
+    if with_opt:
+        title += f", {int((iset.opt > 0).sum())} with opt > 0 (gaps over those)"
+    table = Table(title=title)
+    table.add_column("heuristic")
+    if with_opt:
+        for c in ("mean gap %", "max gap %", "optimal"):
+            table.add_column(c, justify="right")
+    else:
+        table.add_column("mean tardiness", justify="right")
+    table.add_column("s / instance", justify="right")
+    for s in scores:
+        summ = s.summary
+        cells = ([_fmt(summ.mean_gap_pct), _fmt(summ.max_gap_pct), str(summ.optimal)]
+                 if with_opt else [_fmt(summ.mean_tardiness, 4)])
+        table.add_row(s.name, *cells, f"{s.mean_seconds:.2e}")
+    console.print(table)
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to the app."""
+    @app.command("baselines")
+    def baselines(
+        target: str = typer.Argument(..., help="A set file (JSON), or 'build' to remake the stored sets."),
+        as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+        heuristics: str = typer.Option(",".join(NAMES), "--heuristics", help="Comma-separated names."),
+        out_dir: Path = typer.Option(
+            Path("archive/baselines"), "--out-dir", help="With 'build': the folder of the stored sets."),
+    ) -> None:
+        """Score the baseline heuristics on SET.json, or `build` the stored baseline sets."""
+        names = tuple(h.strip() for h in heuristics.split(",") if h.strip())
+        unknown = [h for h in names if h not in NAMES]
+        if unknown:
+            raise UserError(f"option --heuristics: unknown {unknown[0]!r}; known: {', '.join(NAMES)}")
+        if target == "build":
+            from discover.stored import build_stored_sets
+
+            build_stored_sets(out_dir, console)
+            return
+        show_scores(Path(target), as_json, names)

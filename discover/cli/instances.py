@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from discover.cli.common import UserError, console
+from discover.cli.common import UserError, console, err_console
 from evaluator import instances as inst
 
 
@@ -42,11 +42,13 @@ def register(app: typer.Typer) -> None:
 
     @sub.command("check")
     def check(path: Path = typer.Argument(..., help="Set file to validate.")) -> None:
-        """Validate a set file and print a one-line summary."""
-        try:
-            iset = inst.load_set(path)
-        except inst.InstanceFileError as e:
-            raise UserError(str(e)) from None
+        """Validate a set file: list every invalid instance, or print a one-line summary."""
+        problems = inst.find_problems(path)
+        if problems:
+            for line in problems[:-1]:
+                err_console.print(line, markup=False, highlight=False, soft_wrap=True)
+            raise UserError(f"{problems[-1]} ({len(problems)} problem(s) in all)")
+        iset = inst.load_set(path)
         console.print(
             f"{path.name}: {iset.count} instances, n={iset.n or 'mixed'}, "
             f"{int(iset.has_opt.sum())} with optimum, sha256 {iset.sha256()[:12]}"

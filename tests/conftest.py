@@ -1,0 +1,34 @@
+"""Shared fixtures: where the public benchmark sets live, and a loader that skips cleanly without them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared" / "benchmarks"
+
+
+def shared_path(name: str) -> Path:
+    """Return the path of a shared benchmark file, or skip the test with the reason."""
+    path = SHARED / f"{name}.json"
+    if not path.exists():
+        pytest.skip(f"../shared/benchmarks not found ({path}): "
+                    "the public benchmark sets are not beside this checkout")
+    return path
+
+
+@pytest.fixture(scope="session")
+def shared_set():
+    """Return a loader of shared sets by name (cached for the session)."""
+    from evaluator.instances import load_set
+
+    cache = {}
+
+    def load(name: str):
+        if name not in cache:
+            cache[name] = load_set(shared_path(name))
+        return cache[name]
+
+    return load
