@@ -23,7 +23,8 @@ test-fast: setup
 	$(BIN)/pytest -q -m "not slow"
 
 run: setup
-	$(BIN)/discover run --seed 1 --run-dir runs/demo
+	$(BIN)/discover instances generate --n 100 --per-class 10 --seed 1 -o runs/demo_n100.json
+	$(BIN)/discover baselines runs/demo_n100.json
 
 bench: setup
 	$(BIN)/python bench/run_all.py
