@@ -69,7 +69,7 @@ def register(app: typer.Typer) -> None:
         if unknown:
             raise UserError(f"option --heuristics: unknown {unknown[0]!r}; known: {', '.join(NAMES)}")
         if target == "build":
-            from discover.stored import build_stored_sets
+            from evaluator.stored import build_stored_sets
 
             build_stored_sets(out_dir, console)
             return
