@@ -1,7 +1,112 @@
-"""CLI commands (filled in by its issue)."""
+"""`discover evaluate FILE.py --instances SET.json`: score a heuristic file in the sandbox."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
 
 import typer
+from rich.table import Table
+
+from discover.cli.common import UserError, console, print_json
+from evaluator.instances import InstanceFileError, InstanceSet, load_set
+from evaluator.sandbox import DEFAULT_TIMEOUT_S, EvalResult, Sandbox
+from evaluator.scoring import Summary, summarize
+
+INSTANCES_PER_WORKER = 16  # below this a second worker costs more to start than it saves
+
+
+def _read_code(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UserError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise UserError(f"{path}: is a directory, not a Python file") from None
+    except UnicodeDecodeError as e:
+        raise UserError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
+    except OSError as e:
+        raise UserError(f"{path}: cannot read: {e.strerror}") from None
+
+
+def _num(x: float | None) -> float | None:
+    return None if x is None or (isinstance(x, float) and math.isnan(x)) else x
+
+
+def result_json(result: EvalResult, summary: Summary) -> dict[str, Any]:
+    """Return the JSON form of an evaluation: status, error, means, gaps, seconds, per-class rows."""
+    rows = [{k: _num(v) for k, v in vars(r).items()} for r in summary.by_class]
+    return {
+        "status": result.status, "error": result.error, "instances": summary.instances,
+        "mean_tardiness": _num(summary.mean_tardiness), "mean_gap_pct": _num(summary.mean_gap_pct),
+        "max_gap_pct": _num(summary.max_gap_pct), "mean_seconds": _num(result.mean_seconds), "by_class": rows,
+    }
+
+
+def _fmt(x: float | None, spec: str, unit: str = "") -> str:
+    return "–" if _num(x) is None else f"{x:{spec}}{unit}"
+
+
+def _print_text(path: Path, iset: InstanceSet, result: EvalResult, summary: Summary) -> None:
+    style = "green" if result.ok else "red"
+    console.print(f"{path.name} on {iset.name} ({iset.count} instances, n={iset.n or 'mixed'}): "
+                  f"[{style}]{result.status}[/{style}]")
+    if result.error:
+        console.print(f"  {result.error}", markup=False, highlight=False)
+    line = f"mean total tardiness {_fmt(summary.mean_tardiness, '.2f')}, invalid or not run {summary.invalid}"
+    if summary.mean_gap_pct is not None:
+        line += (f", mean gap {_fmt(summary.mean_gap_pct, '.2f', ' %')}"
+                 f", max gap {_fmt(summary.max_gap_pct, '.2f', ' %')}"
+                 f", optimal {summary.optimal}/{int(iset.has_opt.sum())}")
+    console.print(line)
+    console.print(f"seconds per instance {_fmt(result.mean_seconds * 1e3, '.3f', ' ms')} "
+                  f"(total {result.total_seconds:.2f} s)")
+    if summary.by_class:
+        table = Table("RDD", "TF", "instances", "mean tardiness", "mean gap %", "optimal")
+        for r in summary.by_class:
+            table.add_row(f"{r.rdd:g}", f"{r.tf:g}", str(r.instances), _fmt(r.mean_tardiness, ".2f"),
+                          _fmt(r.mean_gap_pct, ".2f"), str(r.optimal))
+        console.print(table)
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to the app."""
+    """Add ``discover evaluate`` to the app."""
+
+    @app.command("evaluate")
+    def evaluate(
+        file: Path = typer.Argument(..., help="Python file defining the heuristic, e.g. def schedule(p, d)."),
+        instances: Path = typer.Option(..., "--instances", help="Instance set (JSON) to score it on."),
+        entry: str = typer.Option("schedule", "--entry", help="Function to call as entry(p, d) -> order."),
+        timeout: float = typer.Option(DEFAULT_TIMEOUT_S, "--timeout",
+                                      help="Wall-clock limit in seconds for the whole set."),
+        as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    ) -> None:
+        """Score a heuristic in the sandbox; exit code 1 when its status is not ok."""
+        if not entry.isidentifier():
+            raise UserError(f"option --entry: {entry!r} is not a Python function name")
+        if not (math.isfinite(timeout) and timeout > 0):
+            raise UserError(f"option --timeout: {timeout!r} must be a positive number of seconds")
+        code = _read_code(file)
+        try:
+            iset = load_set(instances)
+        except InstanceFileError as e:
+            raise UserError(str(e)) from None
+        if iset.count == 0:
+            raise UserError(f"{instances.name}: the set holds no instances")
+        workers = max(1, min(_cores(), math.ceil(iset.count / INSTANCES_PER_WORKER)))
+        with Sandbox(workers=workers, timeout_s=timeout) as sb:
+            result = sb.evaluate(code, iset, entry=entry)
+        summary = summarize(result.tardiness, iset)
+        if as_json:
+            print_json(result_json(result, summary))
+        else:
+            _print_text(file, iset, result, summary)
+        if not result.ok:
+            raise typer.Exit(1)
+
+
+def _cores() -> int:
+    from evaluator.sandbox.pool import default_workers
+
+    return default_workers()

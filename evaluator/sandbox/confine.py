@@ -1,0 +1,163 @@
+"""Confinement of a worker process: scrubbed environment, rlimits, lost privileges, no network, audit hook.
+
+The parent calls ``worker_env``; the worker calls ``confine`` once it has imported everything it
+will ever need, then ``install_audit_hook``. After that the process cannot fork, write files,
+open sockets, load native code or signal other processes, whatever Python code it runs.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import os
+import re
+import resource
+import signal
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+
+from evaluator.sandbox import policy
+
+SECRET_NAME = re.compile(r"KEY|TOKEN|SECRET|PASSW|CREDENTIAL|AUTH|PROXY|COOKIE|SESSION|PRIVATE", re.I)
+KEEP_ENV = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ")
+FIXED_ENV = {
+    "PYTHONHASHSEED": "0",  # string hashing, hence set order, is the same in every worker
+    "PYTHONDONTWRITEBYTECODE": "1",
+    "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+    "NUMEXPR_NUM_THREADS": "1", "NUMBA_NUM_THREADS": "1",
+}
+
+CLONE_NEWUSER = 0x10000000
+CLONE_NEWNET = 0x40000000
+PR_SET_PDEATHSIG = 1
+PR_SET_DUMPABLE = 4
+PR_SET_NO_NEW_PRIVS = 38
+MAX_OPEN_FILES = 64
+
+BLOCKED_EVENTS = frozenset({
+    "os.system", "os.fork", "os.forkpty", "os.kill", "os.killpg", "os.startfile", "signal.pthread_kill",
+    "os.remove", "os.rename", "os.rmdir", "os.mkdir", "os.chmod", "os.chown", "os.chflags", "os.lchflags",
+    "os.link", "os.symlink", "os.truncate", "os.utime", "os.chdir", "os.listdir", "os.scandir",
+    "os.setxattr", "os.removexattr", "os.listxattr", "os.getxattr", "os.putenv", "os.unsetenv",
+    "os.memfd_create", "sys.addaudithook", "sys.setprofile", "sys.settrace", "code.__new__",
+    "gc.get_objects", "gc.get_referrers", "gc.get_referents",
+})
+BLOCKED_PREFIXES = (
+    "socket.", "ctypes.", "subprocess.", "os.exec", "os.spawn", "os.posix_spawn", "shutil.", "tempfile.",
+    "sqlite3.", "urllib.", "http.", "ftplib.", "smtplib.", "poplib.", "imaplib.", "nntplib.", "telnetlib.",
+    "webbrowser.", "fcntl.", "mmap.", "resource.", "pty.", "glob.", "pickle.", "syslog.", "_winapi.",
+)
+_WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
+
+
+def worker_env(parent: Mapping[str, str], home: str) -> dict[str, str]:
+    """Return the environment of a worker: a few harmless names, never anything secret-looking."""
+    env = {k: parent[k] for k in KEEP_ENV if k in parent}
+    env.update({k: v for k, v in parent.items() if k.startswith("NUMBA_") and k != "NUMBA_NUM_THREADS"})
+    env = {k: v for k, v in env.items() if not SECRET_NAME.search(k)}
+    env.update(FIXED_ENV)
+    env.update({"HOME": home, "TMPDIR": home})
+    env.setdefault("PATH", "/usr/bin:/bin")
+    return env
+
+
+def _libc() -> ctypes.CDLL | None:
+    try:
+        return ctypes.CDLL(None, use_errno=True)
+    except OSError:
+        return None
+
+
+def _unshare_network(libc: ctypes.CDLL | None) -> bool:
+    """Move into an empty network namespace if the OS lets us; say whether it worked."""
+    if libc is None:
+        return False
+    if libc.unshare(CLONE_NEWNET) == 0:
+        return True
+    if os.geteuid() != 0 and libc.unshare(CLONE_NEWUSER | CLONE_NEWNET) == 0:
+        return True
+    return False
+
+
+def _limit(res: int, value: int) -> bool:
+    try:
+        resource.setrlimit(res, (value, value))
+        return True
+    except (ValueError, OSError):
+        return False
+
+
+def confine(memory_mb: int, cpu_s: int, uid: int, parent_pid: int) -> dict[str, object]:
+    """Apply the process limits to this worker and return what was applied.
+
+    Order matters: the namespace needs root, the parent-death signal is cleared by a change of
+    credentials, and the process count is only enforced once we are not root.
+    """
+    libc = _libc()
+    info: dict[str, object] = {"netns": _unshare_network(libc)}
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the size limit fails instead of killing
+    info["rlimit_as"] = _limit(resource.RLIMIT_AS, memory_mb << 20)
+    _limit(resource.RLIMIT_CPU, cpu_s)
+    _limit(resource.RLIMIT_FSIZE, 0)
+    _limit(resource.RLIMIT_CORE, 0)
+    _limit(resource.RLIMIT_NOFILE, MAX_OPEN_FILES)
+    info["dropped_root"] = False
+    if uid >= 0 and os.geteuid() == 0:
+        try:
+            os.setgroups([])
+            os.setgid(uid)
+            os.setuid(uid)
+            info["dropped_root"] = True
+        except OSError:
+            pass
+    info["uid"] = os.geteuid()
+    info["nproc_enforced"] = _limit(resource.RLIMIT_NPROC, 0) and os.geteuid() != 0
+    if libc is not None:
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
+        libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+    if os.getppid() != parent_pid:  # the parent died before the death signal was armed
+        os._exit(errno.ESRCH)
+    return info
+
+
+def _read_roots() -> tuple[str, ...]:
+    roots = {sys.prefix, sys.base_prefix, sys.exec_prefix, str(Path(policy.__file__).resolve().parents[1])}
+    return tuple(os.path.realpath(r) + os.sep for r in roots)
+
+
+def install_audit_hook() -> list[str]:
+    """Install a permanent audit hook refusing escapes; return the list it appends refused events to.
+
+    The hook cannot be removed. It refuses sockets, processes, signals, native code, file writes
+    and directory listings, opening files outside the Python installation and the project, and
+    importing modules beyond the candidate allowlist.
+    """
+    refused: list[str] = []
+    roots = _read_roots()
+    blocked, prefixes = BLOCKED_EVENTS, BLOCKED_PREFIXES
+
+    def refuse(event: str) -> None:
+        refused.append(event)
+        raise PermissionError(f"the sandbox refuses {event}")
+
+    def hook(event: str, args: tuple) -> None:
+        if event in blocked or event.startswith(prefixes):
+            refuse(event)
+        elif event == "open":
+            path, mode, flags = (tuple(args) + (None, None, 0))[:3]
+            if not isinstance(path, (str, bytes)) or (mode and any(c in str(mode) for c in "wax+")):
+                refuse(f"open({path!r}, {mode!r})")
+            if flags and int(flags) & _WRITE_FLAGS:
+                refuse(f"open({path!r}) for writing")
+            real = os.path.realpath(os.fsdecode(path))
+            if not (real + os.sep).startswith(roots):
+                refuse(f"open({os.fsdecode(path)!r})")
+        elif event == "import":
+            name = str(args[0])
+            if not (policy.module_allowed(name) or name.split(".")[0] == "encodings"):
+                refuse(f"import {name}")
+
+    sys.addaudithook(hook)
+    return refused

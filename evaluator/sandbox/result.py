@@ -1,0 +1,106 @@
+"""The outcome of scoring one candidate on one instance set."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+STATUSES = ("ok", "invalid_output", "error", "timeout", "memory", "refused")
+"""Every status a result can carry; only ``ok`` means all instances that ran were valid."""
+
+NOT_RUN = -1
+"""Tardiness marker for an instance that is invalid or was not run."""
+
+
+@dataclass(frozen=True, eq=False)
+class EvalResult:
+    """Scores of one candidate on one set.
+
+    Parameters
+    ----------
+    status
+        One of ``STATUSES``.
+    error
+        Short text fit to feed back to an LLM; "" when ``status == "ok"``.
+    tardiness
+        int64 per instance of the set; ``NOT_RUN`` (-1) where invalid or not run. When a candidate
+        fails at instance ``f`` (the lowest failing index), instances before ``f`` keep their
+        values and every instance from ``f`` on is -1, however the work was sharded.
+    seconds
+        float64 wall-clock seconds of the candidate's call per instance (0 where not run).
+    cut_short
+        The cascade stopped after its subset: only the subset's instances were run.
+    cached
+        The result came from the evaluation cache, not from a new run.
+
+    Raises
+    ------
+    ValueError
+        On an unknown status, arrays of different lengths, or an error text on an ``ok`` result.
+    """
+
+    status: str
+    error: str
+    tardiness: np.ndarray
+    seconds: np.ndarray
+    cut_short: bool = False
+    cached: bool = False
+
+    def __post_init__(self) -> None:
+        if self.status not in STATUSES:
+            raise ValueError(f"status {self.status!r} is not one of {', '.join(STATUSES)}")
+        if self.status == "ok" and self.error:
+            raise ValueError(f"an ok result carries no error text, got {self.error!r}")
+        t = np.array(self.tardiness, dtype=np.int64)
+        s = np.array(self.seconds, dtype=np.float64)
+        if t.ndim != 1 or t.shape != s.shape:
+            raise ValueError(f"tardiness and seconds must be 1-D of equal length, got {t.shape} and"
+                             f" {s.shape}")
+        t.setflags(write=False)
+        s.setflags(write=False)
+        object.__setattr__(self, "tardiness", t)
+        object.__setattr__(self, "seconds", s)
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+    @property
+    def instances(self) -> int:
+        return int(self.tardiness.shape[0])
+
+    @property
+    def valid(self) -> np.ndarray:
+        """Mask of instances with a valid tardiness."""
+        return self.tardiness >= 0
+
+    @property
+    def mean_tardiness(self) -> float:
+        """Mean total tardiness over the valid instances (NaN when none)."""
+        v = self.tardiness[self.valid]
+        return float(v.mean()) if v.size else math.nan
+
+    @property
+    def total_seconds(self) -> float:
+        return float(self.seconds.sum())
+
+    @property
+    def mean_seconds(self) -> float:
+        """Mean seconds per instance that ran (NaN when none ran)."""
+        v = self.seconds[self.valid]
+        return float(v.mean()) if v.size else math.nan
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-ready dict (arrays as lists)."""
+        return {
+            "status": self.status, "error": self.error, "tardiness": self.tardiness.tolist(),
+            "seconds": self.seconds.tolist(), "cut_short": self.cut_short, "cached": self.cached,
+        }
+
+    @classmethod
+    def failed(cls, status: str, error: str, count: int) -> EvalResult:
+        """Return a result where nothing ran (e.g. refused by the policy)."""
+        return cls(status, error, np.full(count, NOT_RUN, np.int64), np.zeros(count))

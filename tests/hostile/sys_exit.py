@@ -1,0 +1,7 @@
+# hostile: sys.exit
+# expect: refused error
+import sys
+
+
+def schedule(p, d):
+    sys.exit(0)
