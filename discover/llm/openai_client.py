@@ -1,0 +1,216 @@
+"""Any OpenAI-compatible server (OpenAI, vLLM, Ollama, llama.cpp) through the ``openai`` SDK.
+
+The SDK's own retries are off (``max_retries=0``): this module retries 408/409/429/5xx answers,
+connection errors, timeouts and unreadable bodies at most ``max_retries`` times, waiting
+``backoff_base_s · 2^k`` (capped at ``backoff_max_s``) with equal jitter, or the server's
+``Retry-After`` (same cap); then it raises :class:`LLMError` and the run goes on. Other 4xx
+answers fail at once. At most ``max_concurrency`` calls run at a time (a call keeps its slot
+through its retries, which also eases a rate-limited server).
+The API key is read from the environment variable *named* in the settings, once, and handed to the
+SDK; it is never stored in settings, results, transcripts or logs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import openai
+
+from discover.llm.accounting import Budget, Ledger, Price, Spend, price_for
+from discover.llm.base import ChatRequest, ChatResult, LLMError
+
+_RETRY_STATUS = frozenset({408, 409, 429})
+
+
+@dataclass(frozen=True)
+class OpenAISettings:
+    """How to reach the server, how hard to retry, what things cost and how much may be spent."""
+
+    base_url: str | None = None  # None: the SDK default (api.openai.com)
+    api_key_env: str = "OPENAI_API_KEY"  # the variable's NAME; "" for a server that needs no key
+    timeout_s: float = 120.0
+    max_retries: int = 4
+    backoff_base_s: float = 1.0
+    backoff_max_s: float = 30.0
+    max_concurrency: int = 4
+    prices: Mapping[str, Price] = field(default_factory=dict)  # model (or name prefix) -> Price
+    budget: Budget = field(default_factory=Budget)
+    max_tokens_param: str = "max_tokens"  # "max_completion_tokens" for OpenAI reasoning models
+
+    def __post_init__(self) -> None:
+        checks = {
+            "timeout_s": self.timeout_s > 0,
+            "max_retries": self.max_retries >= 0,
+            "backoff_base_s": self.backoff_base_s >= 0,
+            "backoff_max_s": self.backoff_max_s >= 0,
+            "max_concurrency": self.max_concurrency >= 1,
+            "max_tokens_param": self.max_tokens_param in ("max_tokens", "max_completion_tokens"),
+        }
+        for name, ok in checks.items():
+            if not ok:
+                raise ValueError(f"openai settings: {name} = {getattr(self, name)!r} is out of range")
+
+
+class _Malformed(Exception):
+    """A 2xx answer whose body is not a chat completion."""
+
+
+class OpenAILLM:
+    """Chat completions from an OpenAI-compatible server, with retries, a concurrency cap and budgets."""
+
+    def __init__(self, settings: OpenAISettings | None = None) -> None:
+        self.settings = s = settings or OpenAISettings()
+        if s.api_key_env:
+            key = os.environ.get(s.api_key_env)
+            if not key:
+                raise ValueError(
+                    f"openai settings: environment variable {s.api_key_env} (the API key) is not set;"
+                    " set it, or set api_key_env to '' for a server that needs no key"
+                )
+        else:
+            key = "no-key"
+        self._client = openai.OpenAI(base_url=s.base_url, api_key=key, timeout=s.timeout_s, max_retries=0)
+        self._slots = threading.BoundedSemaphore(s.max_concurrency)
+        self._closed = threading.Event()
+        self._jitter = random.Random()
+        self.ledger = Ledger(s.budget)
+
+    def spent(self) -> Spend:
+        """Return what completed calls have spent."""
+        return self.ledger.spent()
+
+    def close(self) -> None:
+        """Close the HTTP client and cut short any backoff sleep (idempotent)."""
+        if not self._closed.is_set():
+            self._closed.set()
+            self._client.close()
+
+    def complete(self, request: ChatRequest) -> ChatResult:
+        """Return ``request.n`` completions, or raise LLMError (BudgetExhausted once a budget is spent)."""
+        price = price_for(self.settings.prices, request.model)
+        if price is None and self.settings.budget.max_usd is not None:
+            raise LLMError(f"openai: a dollar budget is set but model {request.model!r} has no price")
+        self.ledger.reserve()
+        try:
+            with self._slots:
+                t0 = time.perf_counter()
+                texts, meta, usage = self._collect(request)
+                latency = time.perf_counter() - t0
+        except BaseException:
+            self.ledger.release()
+            raise
+        cost = price.cost(*usage) if price else 0.0
+        self.ledger.settle(usage[0], usage[1], cost)
+        return ChatResult(
+            completions=tuple(texts),
+            model=meta.pop("model") or request.model,
+            prompt_tokens=usage[0],
+            completion_tokens=usage[1],
+            latency_s=latency,
+            cost_usd=cost,
+            request_hash=request.key(0),
+            meta=meta,
+        )
+
+    def _collect(self, request: ChatRequest) -> tuple[list[str], dict, tuple[int, int]]:
+        """Ask for n completions; if the server ignores ``n``, ask again one at a time with seed + k."""
+        texts: list[str] = []
+        meta = {"backend": "openai", "model": None, "attempts": 0, "requests": 0, "finish_reasons": []}
+        prompt_tokens = completion_tokens = 0
+        while len(texts) < request.n:
+            k = meta["requests"]
+            seed = request.seed if k == 0 or request.seed is None else request.seed + k
+            data, attempts = self._post(request, request.n if k == 0 else 1, seed)
+            meta["attempts"] += attempts
+            meta["requests"] += 1
+            meta["model"] = meta["model"] or data.get("model")
+            choices = sorted(data["choices"], key=lambda c: c.get("index", 0))[: request.n - len(texts)]
+            new = [(c.get("message") or {}).get("content") or "" for c in choices]
+            texts += new
+            meta["finish_reasons"] += [c.get("finish_reason") for c in choices]
+            usage = data.get("usage") or {}
+            if all(isinstance(usage.get(k), int) for k in ("prompt_tokens", "completion_tokens")):
+                prompt_tokens += usage["prompt_tokens"]
+                completion_tokens += usage["completion_tokens"]
+            else:  # some servers omit usage: estimate it, and say so
+                meta["usage_estimated"] = True
+                prompt_tokens += sum(len(m.get("content") or "") for m in request.messages) // 4
+                completion_tokens += sum(len(t) // 4 for t in new)
+        return texts, meta, (prompt_tokens, completion_tokens)
+
+    def _post(self, request: ChatRequest, n: int, seed: int | None) -> tuple[dict, int]:
+        """Send one HTTP request with bounded retries; return the parsed body and the attempts made."""
+        s = self.settings
+        kwargs = {
+            "model": request.model,
+            "messages": [dict(m) for m in request.messages],
+            "n": n,
+            "temperature": request.temperature,
+            s.max_tokens_param: request.max_tokens,
+        }
+        if seed is not None:
+            kwargs["seed"] = seed
+        for attempt in range(s.max_retries + 1):
+            if self._closed.is_set():
+                raise LLMError("openai: the client is closed")
+            retry_after = None
+            try:
+                raw = self._client.chat.completions.with_raw_response.create(**kwargs)
+                return _parse(raw.http_response.content), attempt + 1
+            except openai.APIStatusError as e:
+                status = e.status_code
+                if status not in _RETRY_STATUS and status < 500:
+                    raise LLMError(f"openai: HTTP {status} from {self._where()}: {_message(e)}") from None
+                why = f"HTTP {status}: {_message(e)}"
+                retry_after = _retry_after(e.response.headers)
+            except openai.APITimeoutError:
+                why = f"timed out after {s.timeout_s:g} s"
+            except openai.APIConnectionError as e:
+                why = f"connection error ({e.__cause__ or e})"
+            except _Malformed as e:
+                why = str(e)
+            if attempt == s.max_retries:
+                raise LLMError(f"openai: gave up after {attempt + 1} attempts at {self._where()}: {why}")
+            delay = min(s.backoff_max_s, s.backoff_base_s * 2**attempt)
+            delay = retry_after if retry_after is not None else delay * (0.5 + 0.5 * self._jitter.random())
+            self._closed.wait(min(delay, s.backoff_max_s))
+        raise AssertionError("unreachable")
+
+    def _where(self) -> str:
+        return str(self._client.base_url).rstrip("/")
+
+
+def _parse(body: bytes) -> dict:
+    try:
+        data = json.loads(body)
+    except ValueError:
+        snippet = body[:60].decode("utf-8", "replace")
+        raise _Malformed(f"malformed JSON in the response ({len(body)} bytes: {snippet!r}...)") from None
+    choices = data.get("choices") if isinstance(data, dict) else None
+    if not isinstance(choices, list) or not choices or not all(isinstance(c, dict) for c in choices):
+        raise _Malformed("the response has no choices")
+    return data
+
+
+def _message(e: openai.APIStatusError) -> str:
+    body = e.body
+    if isinstance(body, dict):
+        inner = body.get("error", body)
+        if isinstance(inner, dict) and inner.get("message"):
+            return str(inner["message"])[:300]
+    return str(e.message)[:300]
+
+
+def _retry_after(headers) -> float | None:
+    for name, scale in (("retry-after-ms", 1e-3), ("retry-after", 1.0)):
+        try:
+            return max(0.0, float(headers.get(name)) * scale)
+        except (TypeError, ValueError):
+            continue
+    return None
