@@ -1,7 +1,239 @@
-"""CLI commands (filled in by its issue)."""
+"""`discover archive ...`: list, show, diff, add, promote and (re)index the archive of heuristics."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
 
 import typer
+from rich.text import Text
+
+from discover.archive import views as V
+from discover.archive.entries import find_entry, load_entries
+from discover.archive.errors import ArchiveError
+from discover.archive.index import INDEX_FILE, IndexEntry, entry_status, read_index, refresh_index
+from discover.archive.scoring import DEFAULT_TIMEOUT_S, load_test_sets, open_evaluator
+from discover.cli.common import UserError, console, err_console, print_json
+
+archive_app = typer.Typer(no_args_is_help=True, add_completion=False,
+                          help="The archive of heuristics: reference rules and champions with their scores.")
+
+
+@contextmanager
+def _user_errors() -> Iterator[None]:
+    try:
+        yield
+    except ArchiveError as e:
+        raise UserError(str(e)) from None
+
+
+def _root(ctx: typer.Context) -> Path:
+    return ctx.obj["archive_dir"]
+
+
+def _rows(root: Path) -> tuple[list[V.Row], list[Any]]:
+    """Return the entries' rows sorted by mean test gap, and the stored test sets."""
+    index = read_index(root)
+    sets = load_test_sets(root)
+    rows = []
+    for k, e in enumerate(load_entries(root)):
+        status, detail = entry_status(e, index.get(e.id), sets)
+        rows.append(V.Row(e, index.get(e.id), status, detail, k))
+    return sorted(rows, key=V.Row.sort_key), sets
+
+
+def _find(rows: list[V.Row], ident: str) -> V.Row:
+    """Return the row of entry ``ident``; unknown names list the entries in file order."""
+    entry = find_entry([r.entry for r in sorted(rows, key=lambda r: r.order)], ident)
+    return next(r for r in rows if r.entry is entry)
+
+
+def _trusted(row: V.Row) -> None:
+    if row.entry.problem:
+        raise UserError(row.entry.problem)
+
+
+def _record(row: V.Row) -> IndexEntry:
+    if row.rec is None:
+        raise UserError(f"{row.entry.id}: not scored yet; run `discover archive index`")
+    return row.rec
+
+
+@contextmanager
+def _evaluator(timeout_s: float) -> Iterator[Any]:
+    with open_evaluator(timeout_s=timeout_s) as ev:
+        if getattr(ev, "kind", "") == "in-process":
+            err_console.print("warning: evaluator.sandbox is not available: code runs in this process, "
+                              "without time or memory limits", style="yellow", markup=False)
+        yield ev
+
+
+@archive_app.callback()
+def _group(ctx: typer.Context,
+           archive_dir: Path = typer.Option(Path("archive"), "--archive-dir",
+                                            help="The archive folder (references/, champions/, ...).")):
+    """The archive of heuristics: reference rules and champions with their scores."""
+    ctx.obj = {"archive_dir": archive_dir}
+
+
+@archive_app.command("list")
+def list_cmd(ctx: typer.Context, as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+    """List every entry sorted by mean test gap, with runtime, origin and integrity status."""
+    root = _root(ctx)
+    with _user_errors():
+        rows, sets = _rows(root)
+    if as_json:
+        print_json({"archive": str(root), "sets": {s.name: s.sha256 for s in sets},
+                    "entries": [r.to_dict() for r in rows]})
+    else:
+        shown = ", ".join(s.name for s in sets) or "no stored test set yet"
+        console.print(V.list_table(rows, f"{root}: {len(rows)} entries, scored on {shown}",
+                                   wide=console.width >= 120))
+    unscored = [r.entry.id for r in rows if r.status == "not scored"]
+    if unscored:
+        err_console.print(f"warning: not scored yet: {', '.join(unscored)}; run `discover archive index`",
+                          style="yellow", markup=False, highlight=False)
+    for r in rows:
+        if r.status == "stale":
+            err_console.print(f"warning: {r.detail}", style="yellow", markup=False, highlight=False)
+    bad = [r for r in rows if r.entry.problem]
+    if bad:
+        more = f" (and {len(bad) - 1} more entries that cannot be trusted)" if len(bad) > 1 else ""
+        raise UserError(f"{bad[0].entry.problem}{more}")
+
+
+@archive_app.command("show")
+def show_cmd(ctx: typer.Context, ident: str = typer.Argument(..., metavar="ID"),
+             n: int = typer.Option(0, "--n", help="Class table on the test set of this n (default: all)."),
+             as_json: bool = typer.Option(False, "--json", help="Print the index record as JSON.")) -> None:
+    """Show an entry: provenance, code, scores against every reference, per-class table and lineage."""
+    root = _root(ctx)
+    with _user_errors():
+        rows, _ = _rows(root)
+        row = _find(rows, ident)
+    entry = row.entry
+    _trusted(row)
+    if as_json:
+        lin = row.rec.lineage.to_dict() if row.rec and row.rec.lineage else None
+        print_json(row.to_dict() | {"code": entry.code, "meta": entry.meta, "lineage": lin})
+        return
+    console.print(V.header_panel(entry, row.status, row.detail))
+    console.print(V.code_view(entry.code))
+    if row.rec is None:
+        err_console.print(f"warning: {row.detail}", style="yellow", markup=False)
+    else:
+        refs = [r.rec for r in rows if r.entry.is_reference and r.rec and r.entry is not entry]
+        console.print(V.score_table(row.rec, refs))
+        console.print(V.tally_table(row.rec, refs))
+        set_name = _set_of_n(row.rec, n)
+        console.print(V.class_table(row.rec, refs, set_name))
+    console.print(V.lineage_view(row.rec.lineage if row.rec else None, entry))
+
+
+def _set_of_n(rec: IndexEntry, n: int) -> str | None:
+    if not n:
+        return None
+    for name, s in rec.scores.items():
+        if s.n == n:
+            return name
+    have = ", ".join(str(s.n) for s in rec.scores.values())
+    raise UserError(f"option --n: {rec.id} has no score at n = {n}; it was scored at n = {have}")
+
+
+@archive_app.command("diff")
+def diff_cmd(ctx: typer.Context, a: str = typer.Argument(..., metavar="A"),
+             b: str = typer.Argument(..., metavar="B"),
+             n: int = typer.Option(0, "--n", help="Class table on the test set of this n (default: all).")
+             ) -> None:
+    """Show the code diff of two entries and their score deltas (per n and per class)."""
+    root = _root(ctx)
+    with _user_errors():
+        rows, _ = _rows(root)
+        ra, rb = _find(rows, a), _find(rows, b)
+    ea, eb = ra.entry, rb.entry
+    _trusted(ra)
+    _trusted(rb)
+    console.print(V.code_diff(ea, eb))
+    ia, ib = _record(ra), _record(rb)
+    console.print(V.delta_table(ia, ib))
+    console.print(V.class_delta_table(ia, ib, _set_of_n(ia, n)))
+
+
+@archive_app.command("add")
+def add_cmd(ctx: typer.Context, file: Path = typer.Argument(..., metavar="FILE.py"),
+            name: str = typer.Option(..., "--name", help="The champion's name (file champions/NAME.py)."),
+            entry: str = typer.Option("schedule", "--entry", help="The function to call."),
+            timeout: float = typer.Option(DEFAULT_TIMEOUT_S, "--timeout", help="Seconds per stored set.")
+            ) -> None:
+    """Score a hand-written heuristic in the sandbox on the stored test sets, then archive it."""
+    from discover.archive.promote import add_file
+
+    root = _root(ctx)
+    with _user_errors(), _evaluator(timeout) as ev:
+        rec = add_file(root, file, name, ev, entry=entry, timeout_s=timeout)
+    _scored_line(rec, f"archived {file} as {root / rec.path}")
+
+
+def _scored_line(rec: IndexEntry, head: str) -> None:
+    parts = [f"{s.set} {s.mean_gap_pct:.3f} %" if s.mean_gap_pct is not None else f"{s.set} -"
+             for s in rec.scores.values()]
+    console.print(Text(f"{head}; mean gap: {', '.join(parts)}"))
+
+
+@archive_app.command("promote")
+def promote_cmd(ctx: typer.Context, run_dir: Path = typer.Argument(..., metavar="RUN_DIR"),
+                program: int = typer.Argument(None, metavar="[PROGRAM]",
+                                              help="Program id (default: the run's champion, else best)."),
+                name: str = typer.Option(None, "--name", help="Champion name (default: <run>-p<id>)."),
+                force: bool = typer.Option(False, "--force", help="Archive it even if not better."),
+                alpha: float = typer.Option(None, "--alpha", help="Significance level (default: the run's)."),
+                timeout: float = typer.Option(DEFAULT_TIMEOUT_S, "--timeout", help="Seconds per set.")
+                ) -> None:
+    """Promote a run's program: validation test against the archive's best, then test-set scores."""
+    from discover.archive.promote import promote_program
+
+    root = _root(ctx)
+    with _user_errors(), _evaluator(timeout) as ev:
+        out = promote_program(root, run_dir, program, ev, name=name, force=force, alpha=alpha,
+                              timeout_s=timeout)
+    verdict = "promoted" if out.promoted else ("archived (forced)" if out.record else "not promoted")
+    console.print(Text(f"program #{out.program_id}: {verdict}: {out.reason}"))
+    if out.record is None:
+        err_console.print("hint: --force archives it anyway (the header records the decision)", markup=False)
+        raise typer.Exit(1)
+    _scored_line(out.record, f"wrote {out.path}")
+
+
+@archive_app.command("index")
+def index_cmd(ctx: typer.Context,
+              everything: bool = typer.Option(False, "--all", help="Re-score every entry, not only stale."),
+              verify: bool = typer.Option(True, "--verify/--no-verify",
+                                          help="Check each reference file against its numba twin."),
+              timeout: float = typer.Option(DEFAULT_TIMEOUT_S, "--timeout", help="Seconds per set.")) -> None:
+    """Score the entries missing from index.json or stale there, on the stored test sets."""
+    from discover.archive.lineage import champion_lineage
+    from discover.archive.scoring import require_sets
+
+    root = _root(ctx)
+    with _user_errors():
+        entries = load_entries(root)
+        sets = require_sets(load_test_sets(root), root)
+        lineages = {e.id: lin for e in entries if not e.is_reference and not e.problem
+                    and (lin := champion_lineage(e.meta, root)) is not None}
+        with _evaluator(timeout) as ev:
+            _, notes = refresh_index(root, entries, sets, ev, everything=everything, verify=verify,
+                                     lineages=lineages,
+                                     on_entry=lambda rec: _scored_line(rec, f"scored {rec.id}"),
+                                     timeout_s=timeout)
+    names = ", ".join(s.name for s in sets)
+    console.print(f"index: {root / INDEX_FILE} ({len(entries)} entries, sets {names})", markup=False,
+                  highlight=False)
+    if notes:
+        raise UserError(notes[0] + (f" (and {len(notes) - 1} more)" if len(notes) > 1 else ""))
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to the app."""
+    """Add the `archive` command group to the app."""
+    app.add_typer(archive_app, name="archive")

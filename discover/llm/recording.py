@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import os
 import threading
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from discover.llm.base import LLM, BudgetExhausted, ChatRequest, ChatResult, LLMError
@@ -27,7 +27,7 @@ def request_record(request: ChatRequest) -> dict:
     """Return the transcript fields that identify a request."""
     return {
         "v": VERSION,
-        "time": datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        "time": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
         "request_hash": request.key(0),
         "sample_hashes": [request.key(i) for i in range(request.n)],
         "model": request.model,

@@ -1,0 +1,320 @@
+"""Scores of archive entries on the stored test sets.
+
+Champions run in the sandbox (``evaluator.sandbox``). The references are scored with their numba
+twins from ``evaluator.heuristics`` (bit-identical orders, checked by the test suite and, on the
+smallest set, by ``verify_reference``): running Aug-MDD in plain Python on n = 500 takes hours.
+"""
+
+from __future__ import annotations
+
+import ast
+import math
+import time
+import types
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from discover.archive.errors import ArchiveError
+from evaluator.heuristics import NAMES, run_on_set
+from evaluator.instances import InstanceSet
+from evaluator.kernels import tardiness_of_set, total_tardiness
+from evaluator.scoring import summarize
+from evaluator.stored import SPECS, read_stored
+
+TEST_SETS = tuple(s.name for s in SPECS if s.name.startswith("test_"))
+BASELINE_DIR = "baselines"
+DEFAULT_TIMEOUT_S = 1800.0
+
+
+@dataclass(frozen=True)
+class StoredSet:
+    """A stored set as scoring needs it."""
+
+    name: str
+    iset: InstanceSet
+    baselines: dict[str, list[int]]
+    sha256: str
+
+
+def load_test_sets(archive_dir: str | Path, names: tuple[str, ...] = TEST_SETS) -> list[StoredSet]:
+    """Return the stored test sets found in ``archive_dir/baselines`` (missing ones are skipped).
+
+    Raises
+    ------
+    ArchiveError
+        When a set file exists but cannot be read, or its content no longer matches its sha256.
+    """
+    out = []
+    for name in names:
+        path = Path(archive_dir) / BASELINE_DIR / f"{name}.json"
+        if not path.exists():
+            continue
+        try:
+            iset, baselines, sha = read_stored(path)
+        except ValueError as e:
+            raise ArchiveError(f"{path}: {e}") from None
+        out.append(StoredSet(name, iset, baselines, sha or iset.sha256()))
+    return out
+
+
+def require_sets(sets: list[StoredSet], archive_dir: str | Path) -> list[StoredSet]:
+    """Return ``sets``, or raise ArchiveError saying how to build them when there are none."""
+    if not sets:
+        names = ", ".join(f"{n}.json" for n in TEST_SETS)
+        raise ArchiveError(f"{Path(archive_dir) / BASELINE_DIR}: no stored test set ({names}); "
+                           "build them with `discover baselines build`")
+    return sets
+
+
+@dataclass(frozen=True)
+class ClassScore:
+    """Scores on one (RDD, TF) class."""
+
+    rdd: float
+    tf: float
+    instances: int
+    mean_gap_pct: float | None
+    optimal: int
+
+
+@dataclass(frozen=True)
+class SetScore:
+    """One entry's scores on one stored set; ``values`` is the total tardiness per instance."""
+
+    set: str
+    sha256: str
+    n: int | None
+    instances: int
+    invalid: int
+    mean_gap_pct: float | None
+    max_gap_pct: float | None
+    optimal: int | None
+    seconds_per_instance: float
+    runtime: str  # "sandbox", "numba" or "in-process"
+    by_class: tuple[ClassScore, ...]
+    values: tuple[int, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["by_class"] = [[c.rdd, c.tf, c.instances, c.mean_gap_pct, c.optimal] for c in self.by_class]
+        d["values"] = list(self.values)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> SetScore:
+        kw = {k: d.get(k) for k in cls.__dataclass_fields__}
+        kw["by_class"] = tuple(ClassScore(float(r[0]), float(r[1]), int(r[2]), r[3], int(r[4]))
+                               for r in d.get("by_class", ()))
+        kw["values"] = tuple(int(v) for v in d.get("values", ()))
+        kw["seconds_per_instance"] = float(d.get("seconds_per_instance") or 0.0)
+        kw["runtime"] = str(d.get("runtime") or "")
+        return cls(**kw)
+
+    def class_gaps(self) -> dict[tuple[float, float], float | None]:
+        """Return {(rdd, tf): mean gap %}."""
+        return {(c.rdd, c.tf): c.mean_gap_pct for c in self.by_class}
+
+
+def _round(x: float | None, digits: int = 6) -> float | None:
+    return None if x is None or (isinstance(x, float) and math.isnan(x)) else round(float(x), digits)
+
+
+def set_score(values: np.ndarray, seconds_per_instance: float, stored: StoredSet, runtime: str) -> SetScore:
+    """Summarise per-instance values (−1 = invalid) on a stored set."""
+    values = np.asarray(values, dtype=np.int64)
+    s = summarize(values, stored.iset)
+    rows = tuple(ClassScore(r.rdd, r.tf, r.instances, _round(r.mean_gap_pct), r.optimal) for r in s.by_class)
+    return SetScore(stored.name, stored.sha256, stored.iset.n, s.instances, s.invalid, _round(s.mean_gap_pct),
+                    _round(s.max_gap_pct), s.optimal, float(f"{seconds_per_instance:.3g}"), runtime, rows,
+                    tuple(int(v) for v in values))
+
+
+def score_reference(name: str, stored: StoredSet) -> SetScore:
+    """Score a reference rule with its numba twin; check the values against the stored baselines.
+
+    Raises
+    ------
+    ArchiveError
+        When the set's recorded baseline values differ from what the kernel computes now.
+    """
+    if name not in NAMES:
+        raise ArchiveError(f"reference {name!r} has no numba twin in evaluator.heuristics (known: "
+                           f"{', '.join(NAMES)})")
+    iset = stored.iset
+    run_on_set(name, iset.subset([0]) if iset.count else iset)  # compile or load the cache first
+    t0 = time.perf_counter()
+    orders = run_on_set(name, iset)
+    seconds = (time.perf_counter() - t0) / max(iset.count, 1)
+    values = tardiness_of_set(iset, orders)
+    recorded = stored.baselines.get(name)
+    if recorded is not None and list(recorded) != values.tolist():
+        i = next(k for k, (a, b) in enumerate(zip(recorded, values.tolist(), strict=False)) if a != b)
+        raise ArchiveError(f"{stored.name}.json: field baselines.{name}: instance {i} records {recorded[i]} "
+                           f"but the kernel gives {values[i]}; the evaluator changed: "
+                           "rebuild the stored sets")
+    return set_score(values, seconds, stored, "numba")
+
+
+# --- running code ---------------------------------------------------------------------------------
+
+class Evaluator(Protocol):
+    """What scoring needs of the sandbox."""
+
+    def evaluate(self, code: str, iset: InstanceSet, entry: str = "schedule",
+                 timeout_s: float | None = None) -> Any: ...
+
+
+@dataclass(frozen=True)
+class LocalResult:
+    """The fields of the sandbox's ``EvalResult`` that scoring reads."""
+
+    status: str
+    error: str
+    tardiness: np.ndarray
+    seconds: np.ndarray
+
+
+class InProcessEvaluator:
+    """Run code in this process: only a stand-in for when ``evaluator.sandbox`` is not installed.
+
+    It enforces no time or memory limit; use it for trusted code (the references, tests).
+    """
+
+    kind = "in-process"
+
+    def evaluate(self, code: str, iset: InstanceSet, entry: str = "schedule",
+                 timeout_s: float | None = None) -> LocalResult:
+        """Run ``entry(p, d)`` of ``code`` on every instance; tardiness −1 where the order is invalid."""
+        values = np.full(iset.count, -1, np.int64)
+        seconds = np.zeros(iset.count)
+        module = types.ModuleType("candidate")
+        try:
+            exec(compile(code, "candidate.py", "exec"), module.__dict__)  # noqa: S102 - trusted stand-in
+            fn = module.__dict__[entry]
+        except Exception as e:  # noqa: BLE001 - the candidate's error, reported as such
+            return LocalResult("error", f"{type(e).__name__}: {e}", values, seconds)
+        for i in range(iset.count):
+            p, d = iset.get(i)
+            t0 = time.perf_counter()
+            try:
+                order = np.asarray(fn(p.copy(), d.copy()), dtype=np.int64).ravel()
+            except Exception as e:  # noqa: BLE001
+                return LocalResult("error", f"instance {i}: {type(e).__name__}: {e}", values, seconds)
+            seconds[i] = time.perf_counter() - t0
+            try:
+                values[i] = total_tardiness(p, d, order)
+            except ValueError:
+                values[i] = -1
+        status = "ok" if (values >= 0).all() else "invalid_output"
+        return LocalResult(status, "" if status == "ok" else "not a permutation of range(n)", values, seconds)
+
+
+class _LazySandbox:
+    """The sandbox, started on first use (commands that fail early never pay for its workers)."""
+
+    kind = "sandbox"
+
+    def __init__(self, factory: Any, workers: int | None, timeout_s: float) -> None:
+        self._factory, self._workers, self._timeout_s = factory, workers, timeout_s
+        self._sb: Any = None
+
+    def evaluate(self, code: str, iset: InstanceSet, entry: str = "schedule",
+                 timeout_s: float | None = None) -> Any:
+        """Score code on a set in the sandbox (see ``evaluator.sandbox.Sandbox.evaluate``)."""
+        if self._sb is None:
+            self._sb = self._factory(workers=self._workers, timeout_s=self._timeout_s)
+        return self._sb.evaluate(code, iset, entry=entry, timeout_s=timeout_s)
+
+    def close(self) -> None:
+        """Stop the workers, if they were started."""
+        if self._sb is not None:
+            self._sb.close()
+
+
+@contextmanager
+def open_evaluator(workers: int | None = None, timeout_s: float = DEFAULT_TIMEOUT_S) -> Iterator[Any]:
+    """Yield the sandbox (started lazily), or the in-process stand-in when ``evaluator.sandbox`` is absent."""
+    try:
+        from evaluator.sandbox import Sandbox
+    except ImportError:
+        yield InProcessEvaluator()
+        return
+    ev = _LazySandbox(Sandbox, workers, timeout_s)
+    try:
+        yield ev
+    finally:
+        ev.close()
+
+
+def evaluator_kind(ev: Any) -> str:
+    """Return how an evaluator runs code: ``sandbox`` or ``in-process``."""
+    return str(getattr(ev, "kind", "sandbox"))
+
+
+def check_code(code: str, entry: str, source: str) -> None:
+    """Refuse code that does not parse or breaks the sandbox's policy, with one line naming the file.
+
+    Raises
+    ------
+    ArchiveError
+        Naming the file, the line and the reason.
+    """
+    try:
+        tree = ast.parse(code, source)
+    except SyntaxError as e:
+        raise ArchiveError(f"{source}: line {e.lineno}: {e.msg}") from None
+    try:
+        from evaluator.sandbox import check_code as policy
+    except ImportError:
+        policy = None
+    reason = policy(code, entry) if policy is not None else None
+    defined = {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}
+    if reason is None and entry not in defined:
+        reason = f"defines no function {entry}(p, d)"
+    if reason:
+        raise ArchiveError(f"{source}: {reason}")
+
+
+def score_code(code: str, entry: str, sets: list[StoredSet], evaluator: Any, source: str,
+               timeout_s: float = DEFAULT_TIMEOUT_S) -> dict[str, SetScore]:
+    """Score code on each stored set; refuse it at the first set where it fails.
+
+    Raises
+    ------
+    ArchiveError
+        ``<source>: <set>: <status>: <error>`` at the first failure.
+    """
+    out = {}
+    runtime = evaluator_kind(evaluator)
+    for s in sets:
+        r = evaluator.evaluate(code, s.iset, entry=entry, timeout_s=timeout_s)
+        tard = np.asarray(r.tardiness, dtype=np.int64)
+        if r.status != "ok" or tard.shape != (s.iset.count,) or (tard < 0).any():
+            bad = np.flatnonzero(tard < 0)
+            where = f" (instance {int(bad[0])})" if r.status == "ok" and bad.size else ""
+            why = (r.error or "not a permutation of range(n)").strip().splitlines()[-1]
+            raise ArchiveError(f"{source}: {s.name}: {r.status}{where}: {why}")
+        sec = np.asarray(r.seconds, dtype=np.float64)
+        out[s.name] = set_score(tard, float(sec.mean()) if sec.size else 0.0, s, runtime)
+    return out
+
+
+def verify_reference(name: str, code: str, stored: StoredSet, evaluator: Any) -> None:
+    """Check that a reference's Python code gives the numba twin's values on a stored set.
+
+    Raises
+    ------
+    ArchiveError
+        Naming the first instance where they differ.
+    """
+    python = score_code(code, "schedule", [stored], evaluator, f"references/{name}")[stored.name].values
+    numba = score_reference(name, stored).values
+    if python != numba:
+        i = next(k for k, (a, b) in enumerate(zip(python, numba, strict=True)) if a != b)
+        raise ArchiveError(f"reference {name}: the Python file gives {python[i]} on {stored.name} instance "
+                           f"{i}, the numba twin {numba[i]}: they must agree")

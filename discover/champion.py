@@ -1,0 +1,229 @@
+"""Champion promotion: re-score the best programs on the validation set and promote one only if it
+beats the archive's best there by a paired Wilcoxon signed-rank test on per-instance gaps.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from scipy.stats import wilcoxon
+
+from discover import provenance
+from discover.fitness import Fitness, Score
+from discover.pipeline import AST_LOCK
+from discover.store import RunStore
+from evaluator import EVALUATOR_VERSION
+from evaluator.instances import InstanceSet, write_atomic
+
+DEFAULT_CHAMPIONS = Path("archive/champions")
+
+
+@dataclass(frozen=True)
+class Decision:
+    """Whether a candidate is promoted, and the evidence."""
+
+    promoted: bool
+    reason: str
+    candidate_gap: float
+    reference_gap: float
+    p_value: float | None
+    pairs: int
+    path: Path | None = None
+
+
+def _clean_pairs(a: Any, b: Any) -> tuple[np.ndarray, np.ndarray]:
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    if a.shape != b.shape:
+        raise ValueError(f"per-instance gaps must align: {a.shape} vs {b.shape}")
+    keep = np.isfinite(a) & np.isfinite(b)
+    return a[keep], b[keep]
+
+
+def promote_candidate(code: str, candidate_gaps: Any, reference_gaps: Any, *, meta: Mapping[str, Any],
+                      reference: str = "the archive's best", out_dir: str | Path = DEFAULT_CHAMPIONS,
+                      alpha: float = 0.05, write: bool = True) -> Decision:
+    """Decide whether a candidate beats the reference; if so (and ``write``), write it as a champion file.
+
+    Parameters
+    ----------
+    code
+        The candidate program.
+    candidate_gaps, reference_gaps
+        Per-instance gaps % on the same validation instances (NaN where no gap is defined).
+    meta
+        Provenance written in the file's header; must hold ``name``.
+    reference
+        What the reference is, for the reason text.
+    out_dir
+        Folder of champion files; the file is ``<name>.py``.
+    alpha
+        Significance level of the one-sided test (candidate gaps smaller).
+    """
+    cand, ref = _clean_pairs(candidate_gaps, reference_gaps)
+    cg = float(cand.mean()) if cand.size else math.nan
+    rg = float(ref.mean()) if ref.size else math.nan
+    diff = cand - ref
+    if not cand.size:
+        return Decision(False, "no instance with a defined gap to compare on", cg, rg, None, 0)
+    if not np.any(diff):
+        return Decision(False, f"identical to {reference} on every instance", cg, rg, None, int(cand.size))
+    if cg >= rg:
+        return Decision(False, f"mean gap {cg:.4f} % is not below {reference}'s {rg:.4f} %", cg, rg, None,
+                        int(cand.size))
+    p = float(wilcoxon(diff, alternative="less").pvalue)
+    if not p < alpha:
+        return Decision(False, f"better on average ({cg:.4f} % vs {rg:.4f} %) but not significantly"
+                        f" (Wilcoxon p = {p:.3g} ≥ {alpha})", cg, rg, p, int(cand.size))
+    reason = f"beats {reference}: {cg:.4f} % vs {rg:.4f} % (Wilcoxon p = {p:.3g} < {alpha})"
+    path = None
+    if write:
+        name = str(meta["name"])
+        if not re.fullmatch(r"[A-Za-z0-9_.-]+", name):
+            raise ValueError(f"champion name {name!r} must use letters, digits, '_', '.' or '-' only")
+        full = dict(meta) | {"valid_gap": round(cg, 6), "reference": reference, "reference_gap": round(rg, 6),
+                             "p_value": p, "pairs": int(cand.size)}
+        path = Path(out_dir) / f"{name}.py"
+        write_atomic(path, provenance.render(full, code))
+    return Decision(True, reason, cg, rg, p, int(cand.size), path)
+
+
+@dataclass(frozen=True)
+class ChampionReport:
+    """The end-of-run step's outcome."""
+
+    program_id: int
+    name: str
+    train_gap: float
+    valid_gap: float | None
+    mdd_valid_gap: float | None
+    reference: str
+    reference_gap: float | None
+    decision: Decision | None
+    finalists: tuple[tuple[int, float, float | None], ...]  # (program, training gap, validation gap)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-ready dict (stored as the run's ``champion`` state)."""
+        d = {k: getattr(self, k) for k in ("program_id", "name", "train_gap", "valid_gap", "mdd_valid_gap",
+                                           "reference", "reference_gap")}
+        d["finalists"] = [list(f) for f in self.finalists]
+        if self.decision is not None:
+            d["decision"] = {k: getattr(self.decision, k) for k in
+                             ("promoted", "reason", "candidate_gap", "reference_gap", "p_value", "pairs")}
+            d["decision"]["path"] = str(self.decision.path) if self.decision.path else None
+        return d
+
+
+def evaluator_digest() -> str:
+    """Return the sha256 of the evaluator's version and source files (what produced the scores)."""
+    root = Path(__file__).resolve().parents[1] / "evaluator"
+    h = hashlib.sha256(f"evaluator {EVALUATOR_VERSION}\n".encode())
+    for f in sorted(root.rglob("*.py")):
+        h.update(str(f.relative_to(root)).encode() + b"\0" + f.read_bytes())
+    return h.hexdigest()
+
+
+def archive_programs(folders: list[Path]) -> dict[str, str]:
+    """Return name → code of every ``*.py`` in the folders (champion headers are stripped)."""
+    out = {}
+    for folder in folders:
+        for f in sorted(Path(folder).glob("*.py")):
+            text = f.read_text()
+            try:
+                _, text = provenance.parse(text, str(f))
+            except provenance.HeaderError:
+                pass
+            out.setdefault(f.stem, text)
+    return out
+
+
+def finalists(store: RunStore, k: int) -> list[Any]:
+    """Return the best program of each of the ``k`` best behaviours on the training set (ties: lower id)."""
+    seen: set[str] = set()
+    out = []
+    for row in _best_rows(store, 50 * k):
+        if row.signature in seen:
+            continue
+        seen.add(row.signature)
+        out.append(row)
+        if len(out) == k:
+            break
+    return out
+
+
+def _best_rows(store: RunStore, limit: int) -> list[Any]:
+    ids = [r[0] for r in store.query(
+        "SELECT id FROM programs WHERE status = 'ok' AND operator NOT IN ('reset', 'migrate')"
+        " ORDER BY gap, id LIMIT ?", (limit,))]
+    return [store.program(i) for i in ids]
+
+
+def validate(sandbox: Any, programs: dict[str, str], valid: InstanceSet, entry: str,
+             timeout_s: float) -> dict[str, tuple[Score, np.ndarray | None]]:
+    """Score programs on the validation set in parallel; return name → (score, per-instance gaps)."""
+    fit = Fitness(valid)
+    with AST_LOCK:  # the policy check parses; see AST_LOCK
+        futs = {name: sandbox.submit(code, valid, entry=entry, timeout_s=timeout_s, cascade=None, seed=0)
+                for name, code in programs.items()}
+    out = {}
+    for name, fut in futs.items():
+        try:
+            r = fut.result()
+            sc = fit.score(r.status, r.error, r.tardiness, float(np.sum(r.seconds)))
+        except Exception as e:  # noqa: BLE001 - a failure is that program's result
+            sc = fit.score("error", f"{type(e).__name__}: {e}", np.zeros(0, np.int64), 0.0)
+        out[name] = (sc, fit.gaps(sc.tardiness) if sc.ok else None)
+    return out
+
+
+def champion_step(store: RunStore, sandbox: Any, valid: InstanceSet, *, top_k: int, entry: str,
+                  timeout_s: float, references: dict[str, str], out_dir: Path, alpha: float,
+                  promote: bool, meta: Mapping[str, Any]) -> ChampionReport:
+    """Re-score the best ``top_k`` programs and the references on the validation set; maybe promote.
+
+    The champion is the finalist with the lowest validation gap; it is compared with the best of
+    ``references`` (the archive: reference heuristics and earlier champions) and written to
+    ``out_dir`` when ``promote`` and the paired test says it is significantly better.
+    """
+    rows = finalists(store, top_k)
+    if not rows:
+        raise ValueError("the run holds no valid program to promote")
+    progs = {f"#{r.id}": r.code for r in rows} | {f"ref:{n}": c for n, c in references.items()}
+    scores = validate(sandbox, progs, valid, entry, timeout_s)
+    table = tuple((r.id, r.gap, scores[f"#{r.id}"][0].gap) for r in rows)
+    ranked = sorted((r for r in rows if scores[f"#{r.id}"][0].ok),
+                    key=lambda r: (scores[f"#{r.id}"][0].gap, r.gap, r.id))
+    champ = ranked[0] if ranked else rows[0]
+    seed_names = {v: k for k, v in (store.get_state("seed_names") or {}).items()}
+    name = seed_names.get(champ.id) or f"{Path(str(meta.get('origin_run', 'run'))).name}-p{champ.id}"
+    name = re.sub(r"[^A-Za-z0-9_.-]", "_", name)
+    cs, cgaps = scores[f"#{champ.id}"]
+    mdd = scores.get("ref:mdd", (None, None))[0]
+    refs = {n[4:]: s for n, s in scores.items() if n.startswith("ref:") and s[0].ok}
+    ref_name = min(refs, key=lambda n: (refs[n][0].gap, n)) if refs else None
+    decision = None
+    if ref_name is not None and cgaps is not None:
+        full = dict(meta) | {"name": name, "program_id": champ.id, "parents": list(champ.parents),
+                             "operator": champ.operator, "train_gap": champ.gap, "entry": entry}
+        decision = promote_candidate(champ.code, cgaps, refs[ref_name][1], meta=full, reference=ref_name,
+                                     out_dir=out_dir, alpha=alpha, write=promote)
+    return ChampionReport(
+        program_id=champ.id, name=name, train_gap=champ.gap, valid_gap=cs.gap,
+        mdd_valid_gap=mdd.gap if mdd is not None and mdd.ok else None, reference=ref_name or "",
+        reference_gap=refs[ref_name][0].gap if ref_name else None, decision=decision, finalists=table)
+
+
+def provenance_meta(run: str, model: str, train: InstanceSet, valid: InstanceSet) -> dict[str, Any]:
+    """Return the header fields every champion of a run shares."""
+    return {"origin_run": run, "model": model,
+            "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "evaluator_version": EVALUATOR_VERSION, "evaluator_sha256": evaluator_digest(),
+            "sets": {"train": {"name": train.name, "sha256": train.sha256(), "instances": train.count},
+                     "valid": {"name": valid.name, "sha256": valid.sha256(), "instances": valid.count}}}

@@ -1,0 +1,326 @@
+"""The discovery loop: build prompts from the population, send them, score the answers, commit in order.
+
+Determinism despite concurrency: prompt ``k`` is built only once prompts ``0..k-W`` are committed
+(``W`` = ``llm.concurrency``), finished prompts are committed strictly in prompt order, and every
+random choice is drawn from the population's generator at those fixed points. Each build and each
+commit is one store transaction that also saves the generator's state, so a killed run resumes
+exactly: committed programs are replayed into the population and pending prompts are sent again.
+"""
+
+from __future__ import annotations
+
+import queue
+import time
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from discover.config import OPERATORS, Config
+from discover.fitness import Fitness, Score
+from discover.ledger import Ledger
+from discover.llm.base import ChatRequest
+from discover.pipeline import (
+    AST_LOCK,
+    Evaluations,
+    Job,
+    LLMOutcome,
+    ThreadPool,
+    request_from_dict,
+    request_to_dict,
+    run_request,
+)
+from discover.population import Population
+from discover.prompts import PARENTS_PER_OPERATOR, Parent, Templates
+from discover.store import PromptRow, RunStore
+
+
+class RunError(RuntimeError):
+    """The run cannot go on (e.g. a seed program fails); the message is one line."""
+
+
+@dataclass(frozen=True)
+class Progress:
+    """A snapshot for the live view."""
+
+    samples: int
+    samples_budget: int
+    valid: int
+    best_gap: float | None
+    best_id: int | None
+    mdd_gap: float | None
+    tokens: int
+    cost: float
+    evals_per_s: float
+    elapsed_s: float
+    time_left_s: float | None
+    controller_ms: float
+    stop_reason: str | None
+
+
+class Controller:
+    """Run (or resume) the search of one run directory.
+
+    Parameters
+    ----------
+    config
+        The resolved run configuration.
+    store
+        The run's store (fresh, or holding a run to resume).
+    llm
+        Anything with ``complete(ChatRequest) -> ChatResult`` (thread-safe).
+    sandbox
+        Anything with ``submit(code, iset, entry=, timeout_s=, cascade=, seed=) -> Future[EvalResult]``.
+    train
+        The training set (already cut to ``evaluation.train_subset``).
+    templates, seeds
+        Prompt templates and the seed programs (name → code).
+    extract
+        ``extract_code(reply, entry)`` returning an object with ``code``, ``description``, ``reason``.
+    cascade
+        Passed to ``sandbox.submit`` (None: score the whole training set).
+    """
+
+    def __init__(self, config: Config, store: RunStore, llm: Any, sandbox: Any, train: Any,
+                 templates: Templates, seeds: dict[str, str], extract: Callable,
+                 cascade: Any = None,
+                 on_progress: Callable[[Progress], None] | None = None) -> None:
+        self.cfg = config
+        self.store = store
+        self.llm = llm
+        self.sandbox = sandbox
+        self.train = train
+        self.fitness = Fitness(train)
+        self.templates = templates
+        self.seeds = seeds
+        self.extract = extract
+        self.cascade = cascade
+        self.on_progress = on_progress
+        s = config.search
+        self.pop = Population(s.islands, np.random.default_rng(config.seed), s.temperature_init,
+                              s.temperature_period)
+        self.ledger = Ledger(store, self.pop, s.reset_period, s.migration_period)
+        w = np.array(s.operators.as_tuple(), dtype=float)
+        self.op_probs = w / w.sum()
+        self.window = config.llm.concurrency
+        self.entry = config.evaluation.entry
+        self.evaluations = Evaluations(self._submit, self.ledger.first)
+        self.jobs: dict[int, Job] = {}
+        self.events: queue.SimpleQueue = queue.SimpleQueue()
+        self.next_build = self.next_commit = self.samples_built = 0
+        self.stop_reason: str | None = None
+        self.budget_hit = False
+        self.replay_miss = False
+        self.pool: ThreadPool | None = None
+        self.t0 = time.perf_counter()
+        self.evals_done = 0
+        self.cpu0 = time.thread_time()  # CPU time of the loop's thread: the controller's own cost
+        self.handled = 0
+        self.session_start = 0
+
+    # --- public ------------------------------------------------------------------------------
+    def run(self) -> str:
+        """Seed or restore, then loop until a budget is spent; return the stop reason.
+
+        On KeyboardInterrupt (or any failure) the work in flight is cancelled, the run is marked
+        ``interrupted`` (or ``failed``) and the exception propagates.
+        """
+        self.t0 = time.perf_counter()
+        if self.store.get_state("seeded"):
+            self._restore()
+        else:
+            self._seed()
+        self.store.set_state("status", "running")
+        self.pool = ThreadPool(self.window)
+        self.cpu0 = time.thread_time()
+        try:
+            self._loop()
+        except BaseException as e:
+            self._abort()
+            self.stop_reason = "interrupted" if isinstance(e, KeyboardInterrupt) else "failed"
+            error = "" if isinstance(e, KeyboardInterrupt) else f"{type(e).__name__}: {e}"
+            with self.store.transaction():  # memory may be ahead of the store: report what is committed
+                committed = self.store.get_state("counters", {}).get("samples", 0)
+                self.store.set_state("status", self.stop_reason)
+                self.store.add_event(self.stop_reason, samples=committed, error=error)
+            raise
+        finally:
+            self.pool.shutdown()
+        with self.store.transaction():
+            self.store.set_state("status", "searched")
+            self.store.add_event("stop", reason=self.stop_reason, samples=self.ledger.counters["samples"])
+        self._progress()
+        return self.stop_reason or "samples"
+
+    def progress(self) -> Progress:
+        """Return the current snapshot."""
+        c = self.ledger.counters
+        best = self.pop.best()
+        elapsed = time.perf_counter() - self.t0
+        wall = self.cfg.stopping.wall_clock_s
+        left = None
+        done_now = c["samples"] - self.session_start
+        if done_now > 0:
+            left = elapsed / done_now * max(0, self.cfg.stopping.samples - c["samples"])
+        if wall:
+            left = min(left if left is not None else wall, max(0.0, wall - elapsed))
+        return Progress(
+            samples=c["samples"], samples_budget=self.cfg.stopping.samples, valid=c["valid"],
+            best_gap=best.gap if best else None, best_id=best.id if best else None,
+            mdd_gap=self.ledger.mdd_gap, tokens=c["tokens"], cost=c["cost"],
+            evals_per_s=self.evals_done / elapsed if elapsed else 0.0, elapsed_s=elapsed, time_left_s=left,
+            controller_ms=1000 * (time.thread_time() - self.cpu0) / self.handled if self.handled else 0.0,
+            stop_reason=self.stop_reason)
+
+    # --- start: seeds or restore ---------------------------------------------------------------
+    def _seed(self) -> None:
+        futs = {name: self._submit(code) for name, code in self.seeds.items()}
+        scores = {name: self._score(fut) for name, fut in futs.items()}
+        for name, sc in scores.items():
+            if not sc.ok:
+                raise RunError(f"seed program {name!r} failed on the training set ({sc.status}): {sc.error}")
+        self.ledger.seed(self.seeds, scores)
+        self.store.add_event("start", seeds=sorted(self.seeds))
+
+    def _restore(self) -> None:
+        self.ledger.restore()
+        self.session_start = self.ledger.counters["samples"]
+        prompts = self.store.prompts()
+        self.next_build = self.next_commit = prompts[-1].id + 1 if prompts else 0
+        if prompts:
+            self.samples_built = prompts[-1].request["first_sample"] + prompts[-1].request["n"]
+        for p in self.store.prompts(pending_only=True):
+            self.next_commit = min(self.next_commit, p.id)
+            self.jobs[p.id] = Job(p.id, p.island, p.operator, p.parents, request_from_dict(p.request),
+                                  p.request["first_sample"])
+        self.store.add_event("resume", pending=len(self.jobs), samples=self.session_start)
+
+    # --- the loop ------------------------------------------------------------------------------
+    def _loop(self) -> None:
+        for job in self.jobs.values():  # prompts restored as pending are sent again, unchanged
+            self._send(job)
+        last_progress = 0.0
+        while True:
+            self._fill()
+            if self.next_commit >= self.next_build:
+                break
+            try:
+                item = self.events.get(timeout=0.25)
+            except queue.Empty:
+                item = None
+            while item is not None:
+                if item[0] == "llm" and item[1] in self.jobs:
+                    self._on_reply(self.jobs[item[1]])
+                try:
+                    item = self.events.get_nowait()
+                except queue.Empty:
+                    item = None
+            while self.next_commit in self.jobs and self.jobs[self.next_commit].done():
+                job = self.jobs.pop(self.next_commit)
+                with self.store.transaction():  # the commit and the build it allows land together
+                    self.ledger.commit(job, self._score)
+                    self.next_commit += 1
+                    self._fill()
+                self._forget(job)
+                self.handled += job.request.n
+            t = time.perf_counter()
+            if self.on_progress is not None and t - last_progress > 0.1:
+                last_progress = t
+                self._progress()
+
+    def _progress(self) -> None:
+        if self.on_progress is not None:
+            self.on_progress(self.progress())
+
+    def _stop_check(self) -> str | None:
+        st, c = self.cfg.stopping, self.ledger.counters
+        checks = (
+            (self.samples_built >= st.samples, "samples"),
+            (st.tokens and c["tokens"] >= st.tokens, "tokens"),
+            (st.dollars and c["cost"] >= st.dollars, "dollars"),
+            (st.no_improvement and c["samples"] - c["best_sample"] >= st.no_improvement, "no_improvement"),
+            (st.invalid_streak and c["invalid_streak"] >= st.invalid_streak, "invalid_streak"),
+            (st.wall_clock_s and time.perf_counter() - self.t0 >= st.wall_clock_s, "wall_clock"),
+            (self.budget_hit, "llm_budget"),
+            (self.replay_miss, "replay_miss"),
+        )
+        return next((reason for hit, reason in checks if hit), None)
+
+    def _fill(self) -> None:
+        while self.stop_reason is None and self.next_build < self.next_commit + self.window:
+            self.stop_reason = self._stop_check()
+            if self.stop_reason is None:
+                self._build()
+
+    def _build(self) -> None:
+        k, rng = self.next_build, self.pop.rng
+        op = OPERATORS[int(rng.choice(len(OPERATORS), p=self.op_probs))]
+        island = self.pop.choose_island()
+        parents = self.pop.sample(island, PARENTS_PER_OPERATOR[op])
+        seed = int(rng.integers(2**31))
+        shown = [Parent(m.id, self.ledger.code[m.id], m.gap) for m in parents]
+        with AST_LOCK:
+            messages = self.templates.messages(op, shown, self.entry, self.train.n)
+        lc = self.cfg.llm
+        n = min(lc.samples_per_prompt, self.cfg.stopping.samples - self.samples_built)
+        request = ChatRequest(model=lc.model or lc.kind, messages=messages, n=n, temperature=lc.temperature,
+                              max_tokens=lc.max_tokens, seed=seed)
+        job = Job(k, island, op, tuple(m.id for m in parents), request, self.samples_built)
+        row = PromptRow(k, island, op, job.parents, request_to_dict(request, self.samples_built), job.key)
+        with self.store.transaction():
+            self.store.add_prompt(row)
+            self.ledger.save_state()
+        self.samples_built += n
+        self.next_build += 1
+        self.jobs[k] = job
+        self._send(job)
+
+    def _send(self, job: Job) -> None:
+        serial = self.cfg.llm.kind != "openai"
+        fut = self.pool.submit(lambda: run_request(self.llm, job.request, self.entry, self.extract,
+                                                   self.evaluations, serial))
+        job.llm_future = fut
+        fut.add_done_callback(lambda _f, k=job.prompt: self.events.put(("llm", k)))
+
+    def _on_reply(self, job: Job) -> None:
+        try:
+            job.outcome = job.llm_future.result()
+        except BaseException as e:  # noqa: BLE001 - run_request catches everything; belt and braces
+            job.outcome = LLMOutcome(None, f"LLM stage failure: {e}", False, (), 0.0)
+        if job.outcome.budget_exhausted:
+            self.budget_hit = True
+        if job.outcome.error and self.cfg.llm.kind == "replay":
+            self.replay_miss = True  # the run left its transcript: what follows cannot match either
+        for fut in job.outcome.evals.values():
+            fut.add_done_callback(lambda _f, k=job.prompt: self.events.put(("eval", k)))
+
+    def _forget(self, job: Job) -> None:
+        self.evaluations.forget([c.hash for c in job.outcome.candidates if c.hash])
+
+    def _submit(self, code: str) -> Future:
+        with AST_LOCK:
+            fut = self.sandbox.submit(code, self.train, entry=self.entry,
+                                      timeout_s=self.cfg.evaluation.timeout_s, cascade=self.cascade, seed=0)
+        fut.add_done_callback(self._count_eval)
+        return fut
+
+    def _count_eval(self, _fut: Future) -> None:
+        self.evals_done += 1
+
+    def _score(self, fut: Future) -> Score:
+        try:
+            r = fut.result()
+        except Exception as e:  # noqa: BLE001 - a sandbox failure is the candidate's error
+            return self.fitness.score("error", f"sandbox failure: {type(e).__name__}: {e}",
+                                      np.zeros(0, np.int64), 0.0)
+        return self.fitness.score(r.status, r.error, r.tardiness, float(np.sum(r.seconds)),
+                                  bool(getattr(r, "cut_short", False)))
+
+    def _abort(self) -> None:
+        for job in self.jobs.values():
+            if job.llm_future is not None:
+                job.llm_future.cancel()
+        self.evaluations.cancel()
+        self.jobs.clear()

@@ -1,0 +1,127 @@
+"""Prompt templates (the ``prompts/`` folder beside the package) and the messages built from them.
+
+Every parent program goes in its own ```python fenced block: the offline LLM backend reads them
+back from there.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from string import Template
+
+from discover.config import OPERATORS
+from discover.normalize import suffix_top_level
+
+PARENTS_PER_OPERATOR = {"versioned": 2, "e1": 2, "e2": 2, "m1": 1, "m2": 1, "simplify": 1}
+ALLOWED_IMPORTS = "numpy (as np), math, heapq, itertools, functools, collections, bisect, operator, random"
+PROMPTS_ENV = "DISCOVER_PROMPTS"
+SEEDS = ("edd", "spt", "mdd")
+
+
+class PromptError(RuntimeError):
+    """The prompt folder or a template is missing or malformed."""
+
+
+def prompts_dir() -> Path:
+    """Return the prompt folder: $DISCOVER_PROMPTS, else ``prompts/`` at the repository top level."""
+    env = os.environ.get(PROMPTS_ENV)
+    path = Path(env) if env else Path(__file__).resolve().parents[1] / "prompts"
+    if not (path / "system.txt").is_file():
+        raise PromptError(
+            f"prompt templates not found: {path}/system.txt is missing (set {PROMPTS_ENV} to the prompts "
+            "folder, or install the project from its source tree with `pip install -e .`)")
+    return path
+
+
+@dataclass(frozen=True)
+class Parent:
+    """A parent as shown in a prompt."""
+
+    id: int
+    code: str
+    gap: float
+
+
+@dataclass(frozen=True)
+class Templates:
+    """The loaded templates: one per operator, the system prompt and the parent block."""
+
+    system: Template
+    parent: Template
+    operators: dict[str, Template]
+
+    def messages(self, operator: str, parents: list[Parent], entry: str = "schedule",
+                 jobs: int | None = 25) -> tuple[dict, ...]:
+        """Return the chat messages asking ``operator`` of the parents (ordered worst to best)."""
+        if operator not in self.operators:
+            raise PromptError(f"unknown operator {operator!r}; known: {', '.join(self.operators)}")
+        system = self.system.safe_substitute(entry=entry, imports=ALLOWED_IMPORTS,
+                                             jobs=f"n = {jobs}" if jobs else "various n")
+        if operator == "versioned":
+            user = self._versioned(parents, entry)
+        else:
+            blocks = "\n".join(
+                self.parent.safe_substitute(label=_label(k, len(parents)), score=_gap(p.gap),
+                                            code=p.code.strip())
+                for k, p in enumerate(parents))
+            user = self.operators[operator].safe_substitute(entry=entry, parents=blocks.strip(),
+                                                            count=len(parents))
+        return ({"role": "system", "content": system}, {"role": "user", "content": user})
+
+    def _versioned(self, parents: list[Parent], entry: str) -> str:
+        if len(parents) == 1:
+            parents = [parents[0], parents[0]]
+        v0, v1 = parents[-2], parents[-1]
+        code = "\n\n".join(f"```python\n{_suffixed(p.code, f'_v{k}').strip()}\n```"
+                           for k, p in enumerate((v0, v1)))
+        return self.operators["versioned"].safe_substitute(
+            entry=entry, code=code, score_0=_gap(v0.gap), score_1=_gap(v1.gap))
+
+
+@functools.lru_cache(maxsize=4096)
+def _suffixed(code: str, suffix: str) -> str:
+    return suffix_top_level(code, suffix)
+
+
+def _label(k: int, count: int) -> str:
+    return chr(ord("A") + k) if count > 1 else "A"
+
+
+def _gap(g: float) -> str:
+    return f"{g:.3f} %"
+
+
+def load_templates(path: Path | None = None) -> Templates:
+    """Read the system prompt, the parent block and one template per operator."""
+    path = path or prompts_dir()
+
+    def read(name: str) -> Template:
+        f = path / f"{name}.txt"
+        try:
+            return Template(f.read_text())
+        except FileNotFoundError:
+            raise PromptError(f"prompt template missing: {f}") from None
+
+    return Templates(system=read("system"), parent=read("parent"),
+                     operators={op: read(op) for op in OPERATORS})
+
+
+def references_dir() -> Path:
+    """Return ``archive/references/`` at the repository top level (plain-Python baseline programs)."""
+    return Path(__file__).resolve().parents[1] / "archive" / "references"
+
+
+def seed_programs(names: tuple[str, ...] = SEEDS, folder: Path | None = None) -> dict[str, str]:
+    """Return the seed programs (name → code) read from ``archive/references/<name>.py``."""
+    folder = folder or references_dir()
+    seeds = {}
+    for name in names:
+        f = folder / f"{name}.py"
+        try:
+            seeds[name] = f.read_text()
+        except FileNotFoundError:
+            raise PromptError(f"seed program {name!r} not found: {f} is missing") from None
+    return seeds

@@ -1,0 +1,390 @@
+"""Wiring: turn a config into a run directory, an LLM, a sandbox and a controller; start, resume, replay.
+
+Everything the CLI does is a function call here, so tests and notebooks drive runs the same way.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from discover.champion import ChampionReport, archive_programs, champion_step, provenance_meta
+from discover.config import Config, ConfigError, load_config
+from discover.controller import Controller, Progress, RunError
+from discover.fitness import load_scoring_set
+from discover.llm.recording import RecordingLLM
+from discover.normalize import rename
+from discover.prompts import load_templates, references_dir, seed_programs
+from discover.store import TIME_COLUMNS, RunStore, StoreError
+from evaluator.instances import write_atomic
+
+
+@dataclass(frozen=True)
+class RunReport:
+    """How a run (or one session of it) ended."""
+
+    run_dir: Path
+    stop_reason: str
+    samples: int
+    valid: int
+    statuses: dict[str, int]
+    reasons: tuple[tuple[str, int], ...]  # most common rejection reasons
+    best_id: int | None
+    best_gap: float | None
+    mdd_gap: float | None
+    llm_errors: int
+    tokens: int
+    cost: float
+    elapsed_s: float  # the whole session: start-up, search and champion step
+    search_s: float  # seeding and search
+    controller_ms: float
+    champion: dict[str, Any] | None = None  # the champion step's record (see ChampionReport.to_dict)
+
+
+@dataclass
+class Parts:
+    """What a run needs besides its config; tests inject fakes here."""
+
+    llm: Any = None
+    sandbox: Any = None
+    extract: Callable | None = None
+    cascade_type: Any = None
+    owns_sandbox: bool = False  # set when the runner built the sandbox (and so must close it)
+
+
+RESUMABLE = ("stopping.", "champion.", "llm.base_url", "llm.api_key_env", "llm.request_timeout_s",
+             "llm.price_", "evaluation.workers", "evaluation.memory_mb")
+"""Config fields a resume may change: budgets and plumbing, nothing that shapes the search."""
+
+
+def default_run_dir(seed: int) -> Path:
+    """Return ``runs/<date>-<time>-s<seed>``."""
+    return Path("runs") / f"{dt.datetime.now():%Y%m%d-%H%M%S}-s{seed}"
+
+
+def _absolute(cfg: Config, run_dir: Path) -> Config:
+    ev = cfg.evaluation
+    return cfg.replace(**{
+        "run_dir": str(run_dir.resolve()),
+        "evaluation.train_set": str(Path(ev.train_set).resolve()),
+        "evaluation.valid_set": str(Path(ev.valid_set).resolve()),
+        "champion.dir": str(Path(cfg.champion.dir).resolve()),
+        **({"llm.transcript": str(Path(cfg.llm.transcript).resolve())} if cfg.llm.transcript else {}),
+    })
+
+
+def make_llm(cfg: Config) -> Any:
+    """Build the configured LLM backend (the runner records its exchanges to the run's transcript)."""
+    from discover.llm.factory import make_llm as factory
+
+    lc, st = cfg.llm, cfg.stopping
+    if lc.kind == "offline":
+        settings: dict[str, Any] = {"seed": cfg.seed}
+    elif lc.kind == "openai":
+        if not lc.model:
+            raise ConfigError("field llm.model = '' must name a model when llm.kind = 'openai'")
+        settings = {
+            "base_url": lc.base_url or None, "api_key_env": lc.api_key_env, "timeout_s": lc.request_timeout_s,
+            "max_concurrency": lc.concurrency,
+            "prices": {lc.model: (lc.price_prompt_per_mtok, lc.price_completion_per_mtok)},
+            "budget": {"max_tokens": st.tokens or None, "max_usd": st.dollars or None},
+        }
+    else:
+        if not lc.transcript:
+            raise ConfigError("field llm.transcript = '' must name a transcript when llm.kind is replay")
+        settings = {"transcript": lc.transcript, "strict": True}
+    try:
+        return factory(lc.kind, **settings)
+    except (ValueError, OSError) as e:
+        raise RunError(f"cannot start the {lc.kind} LLM: {e}") from None
+
+
+def make_sandbox(cfg: Config) -> Any:
+    """Build the sandbox worker pool from the evaluation settings."""
+    from evaluator.sandbox import Sandbox
+
+    ev = cfg.evaluation
+    return Sandbox(workers=ev.workers or None, timeout_s=ev.timeout_s, memory_mb=ev.memory_mb)
+
+
+@dataclass
+class _Session:
+    """Everything a run needs, built (and so checked) before anything is written."""
+
+    cfg: Config
+    train: Any
+    valid: Any
+    parts: Parts
+    record: bool  # the runner built the LLM: record its exchanges
+
+    def close(self) -> None:
+        if self.parts.owns_sandbox:
+            self.parts.sandbox.close()
+
+
+def _prepare(cfg: Config, parts: Parts | None) -> _Session:
+    _check_inputs(cfg)
+    ev = cfg.evaluation
+    train = load_scoring_set(ev.train_set, ev.train_subset, "evaluation.train_set")
+    valid = load_scoring_set(ev.valid_set, ev.valid_subset, "evaluation.valid_set")
+    load_templates()  # fail now, with its message, if the prompt folder is missing
+    seed_programs()
+    parts = Parts(**vars(parts)) if parts is not None else Parts()  # the caller's object stays untouched
+    if parts.extract is None:
+        from discover.extract import extract_code
+
+        parts.extract = extract_code
+    if parts.cascade_type is None:
+        from evaluator.sandbox import Cascade
+
+        parts.cascade_type = Cascade
+    record = parts.llm is None
+    if record:
+        parts.llm = make_llm(cfg)
+    if parts.sandbox is None:
+        parts.sandbox = make_sandbox(cfg)
+        parts.owns_sandbox = True
+    return _Session(cfg, train, valid, parts, record)
+
+
+def start_run(cfg: Config, parts: Parts | None = None, overwrite: bool = False,
+              on_progress: Callable[[Progress], None] | None = None) -> RunReport:
+    """Create the run directory and run the search and the champion step to the end.
+
+    Inputs, the LLM and the sandbox are set up first: a bad one fails before anything is written.
+    """
+    run_dir = (Path(cfg.run_dir) if cfg.run_dir else default_run_dir(cfg.seed)).resolve()
+    cfg = _absolute(cfg, run_dir)
+    RunStore.check_new(run_dir, overwrite)
+    session = _prepare(cfg, parts)
+    try:
+        store = RunStore.create(run_dir, cfg.to_toml(), overwrite=overwrite)
+    except BaseException:
+        session.close()
+        raise
+    return _drive(session, store, on_progress)
+
+
+def resume_run(run_dir: str | Path, overrides: dict[str, Any] | None = None, parts: Parts | None = None,
+               on_progress: Callable[[Progress], None] | None = None) -> RunReport:
+    """Continue a run from its store: same islands, same random state; ``overrides`` may raise budgets."""
+    run_dir = Path(run_dir)
+    for key in overrides or {}:
+        if not key.startswith(RESUMABLE):
+            raise ConfigError(f"command line: field {key} cannot change when resuming (the run's islands,"
+                              f" prompts and scores depend on it); fields that can: {', '.join(RESUMABLE)}")
+    store = RunStore.open(run_dir)
+    try:
+        cfg = load_config(store.config_path, overrides)
+        session = _prepare(cfg, parts)
+    except BaseException:
+        store.close()
+        raise
+    given = {k: v for k, v in (overrides or {}).items() if v is not None}
+    if given:
+        write_atomic(store.config_path, cfg.to_toml())
+        store.add_event("config", overrides=given)
+    return _drive(session, store, on_progress)
+
+
+def promote_run(run_dir: str | Path, parts: Parts | None = None) -> dict[str, Any]:
+    """Run the champion step again on a run that has searched (on demand, e.g. after the archive changed).
+
+    Returns the champion record (also stored in the run's state, replacing the previous one).
+    """
+    store = RunStore.open(run_dir)
+    session = None
+    try:
+        if store.get_state("status") not in ("searched", "finished"):
+            raise StoreError(f"{run_dir}: the run is {store.get_state('status')}; finish it with"
+                             f" `discover resume {run_dir}` first")
+        cfg = load_config(store.config_path)
+        session = _prepare(cfg, Parts(**{**vars(parts or Parts()), "llm": "unused"}))
+        _champion(cfg, store, session.parts.sandbox, session.train, session.valid)
+        return store.get_state("champion")
+    finally:
+        if session is not None:
+            session.close()
+        store.close()
+
+
+def _with_entry(programs: dict[str, str], entry: str) -> dict[str, str]:
+    """Return the programs (written with ``schedule``) with their entry renamed to ``entry``."""
+    if entry == "schedule":
+        return programs
+    return {k: rename(c, {"schedule": entry}) for k, c in programs.items()}
+
+
+def _check_inputs(cfg: Config) -> None:
+    for fld in ("train_set", "valid_set"):
+        path = Path(getattr(cfg.evaluation, fld))
+        if not path.is_file():
+            raise ConfigError(f"evaluation.{fld} = {str(path)!r}: no such file (build the stored sets with"
+                              " `discover baselines build`, or point the field at a set with optima)")
+
+
+def _drive(session: _Session, store: RunStore, on_progress: Callable[[Progress], None] | None) -> RunReport:
+    t0 = time.perf_counter()
+    cfg, parts, ev = session.cfg, session.parts, session.cfg.evaluation
+    try:
+        llm = RecordingLLM(parts.llm, store.transcript_path) if session.record else parts.llm
+        cascade = None
+        if ev.cascade and parts.cascade_type is not None:
+            cascade = parts.cascade_type(subset=ev.cascade_subset, threshold=ev.cascade_threshold)
+        seeds = _with_entry(seed_programs(), ev.entry)
+        ctl = Controller(cfg, store, llm, parts.sandbox, session.train, load_templates(), seeds,
+                         parts.extract, cascade, on_progress)
+        reason = ctl.run()
+        prog = ctl.progress()
+        if store.get_state("status") != "finished":
+            _champion(cfg, store, parts.sandbox, session.train, session.valid)
+        return _report(store, reason, time.perf_counter() - t0, prog.elapsed_s, prog.controller_ms)
+    finally:
+        session.close()
+        store.close()
+
+
+def _champion(cfg: Config, store: RunStore, sandbox: Any, train: Any, valid: Any) -> ChampionReport | None:
+    """Run the promotion step, record its outcome and mark the run finished."""
+    if not store.scalar("SELECT COUNT(*) FROM programs WHERE status = 'ok'"):
+        store.set_state("status", "finished")
+        return None
+    ev, ch = cfg.evaluation, cfg.champion
+    refs = _with_entry(archive_programs([references_dir(), Path(ch.dir)]), ev.entry)
+    meta = provenance_meta(str(store.run_dir), cfg.llm.model or cfg.llm.kind, train, valid)
+    timeout = ev.timeout_s * max(1.0, valid.count / max(1, train.count))
+    rep = champion_step(store, sandbox, valid, top_k=ch.top_k, entry=ev.entry, timeout_s=timeout,
+                        references=refs, out_dir=Path(ch.dir), alpha=ch.alpha, promote=ch.promote, meta=meta)
+    with store.transaction():
+        store.set_state("champion", rep.to_dict())
+        store.add_event("champion", program=rep.program_id, valid_gap=rep.valid_gap,
+                        promoted=bool(rep.decision and rep.decision.promoted))
+        store.set_state("status", "finished")
+    return rep
+
+
+def _report(store: RunStore, reason: str, elapsed: float, search: float, controller_ms: float) -> RunReport:
+    counters = store.get_state("counters", {})
+    statuses = dict(store.query(
+        "SELECT status, COUNT(*) FROM programs WHERE sample IS NOT NULL GROUP BY status ORDER BY status"))
+    reasons: Counter[str] = Counter()
+    for (err,) in store.query("SELECT error FROM programs WHERE sample IS NOT NULL AND status != 'ok'"):
+        reasons[err.split("\n")[0][:120]] += 1
+    rows = store.query("SELECT id, gap FROM programs WHERE status = 'ok' ORDER BY gap, id LIMIT 1")
+    best = rows[0] if rows else None
+    mdd = (store.get_state("seed_names") or {}).get("mdd")
+    mdd_gap = store.scalar("SELECT gap FROM programs WHERE id = ?", (mdd,)) if mdd else None
+    return RunReport(
+        run_dir=store.run_dir, stop_reason=reason, samples=counters.get("samples", 0),
+        valid=counters.get("valid", 0), statuses=statuses, reasons=tuple(reasons.most_common(3)),
+        best_id=best[0] if best else None, best_gap=best[1] if best else None, mdd_gap=mdd_gap,
+        llm_errors=counters.get("llm_errors", 0), tokens=counters.get("tokens", 0),
+        cost=counters.get("cost", 0.0), elapsed_s=elapsed, search_s=search, controller_ms=controller_ms,
+        champion=store.get_state("champion"))
+
+
+COMPARED = ("llm_calls", "programs", "prompts")  # at equal prompt, the LLM call explains the most
+
+
+def compare_runs(a: RunStore, b: RunStore) -> str | None:
+    """Return the earliest difference between two runs' LLM calls, programs and prompts, or None."""
+    found = []
+    for rank, table in enumerate(COMPARED):
+        cols = [r[1] for r in a.query(f"PRAGMA table_info({table})") if r[1] not in TIME_COLUMNS]
+        at = cols.index("id" if table == "prompts" else "prompt")
+        ra, rb = a.rows(table), b.rows(table)
+        for x, y in zip(ra, rb, strict=False):
+            if x != y:
+                col = next(c for c, u, v in zip(cols, x, y, strict=True) if u != v)
+                u, v = (_short(z[cols.index(col)]) for z in (x, y))
+                prompt = -1 if x[at] is None else x[at]
+                found.append((prompt, rank, f"{table} row {x[0]} (prompt {prompt}): {col} differs:"
+                                            f" original {u} vs replay {v}"))
+                break
+        else:
+            if len(ra) != len(rb):
+                found.append((10**18, rank, f"{table}: the original has {len(ra)} rows,"
+                                            f" the replay {len(rb)}"))
+    return min(found)[2] if found else None
+
+
+def _short(v: Any) -> str:
+    text = repr(v.hex()[:32] + "…") if isinstance(v, bytes) else repr(v)
+    return text if len(text) <= 80 else text[:77] + "…"
+
+
+@dataclass(frozen=True)
+class ReplayReport:
+    """The outcome of replaying a run from its transcript."""
+
+    original: Path
+    replay: Path
+    programs: int
+    divergence: str | None
+    run: RunReport
+
+
+def committed_exchanges(transcript: Path, committed: Counter[str]) -> str:
+    """Return the transcript lines the run committed: per request, its last ``committed[hash]`` exchanges.
+
+    A run killed and resumed sent its in-flight requests twice; only the later answers were kept, so
+    the earlier ones must not be replayed (a real model answers differently each time).
+    """
+    lines = [ln for ln in transcript.read_text().splitlines() if ln.strip()]
+    keys = []
+    for ln in lines:
+        try:
+            keys.append(json.loads(ln).get("request_hash"))
+        except json.JSONDecodeError:
+            keys.append(None)  # a torn last line: the reader skips it too
+    seen: Counter[str] = Counter()
+    keep = [False] * len(lines)
+    for i in range(len(lines) - 1, -1, -1):
+        h = keys[i]
+        if h is not None and seen[h] < committed.get(h, 0):
+            seen[h] += 1
+            keep[i] = True
+    return "".join(ln + "\n" for ln, k in zip(lines, keep, strict=True) if k)
+
+
+def replay_run(run_dir: str | Path, out: str | Path | None = None, parts: Parts | None = None,
+               on_progress: Callable[[Progress], None] | None = None) -> ReplayReport:
+    """Re-run a finished run with the replay backend (strict) and compare every program and score."""
+    run_dir = Path(run_dir)
+    with RunStore.open(run_dir) as orig:
+        status = orig.get_state("status")
+        counters = orig.get_state("counters", {})
+        transcript = orig.transcript_path
+        cfg = load_config(orig.config_path)
+        committed = Counter(h for (h,) in orig.query("SELECT request_hash FROM llm_calls"))
+    if status not in ("searched", "finished"):
+        raise StoreError(f"{run_dir}: the run is {status}; finish it with `discover resume {run_dir}`"
+                         " before replaying it")
+    if not transcript.is_file() and (parts is None or parts.llm is None):
+        raise StoreError(f"{run_dir}: no {transcript.name} to replay from")
+    out = Path(out) if out else run_dir.parent / f"{run_dir.name}-replay"
+    if (out / "run.sqlite").exists():
+        raise StoreError(f"{out} already holds a run; choose another --out")
+    if transcript.is_file():
+        source = out / "replay-source.jsonl"
+        write_atomic(source, committed_exchanges(transcript, committed))
+        transcript = source
+    cfg = cfg.replace(**{
+        "run_dir": str(out), "llm.kind": "replay", "llm.model": cfg.llm.model or cfg.llm.kind,
+        "llm.transcript": str(transcript), "stopping.samples": max(1, counters.get("samples", 0)),
+        "stopping.wall_clock_s": 0.0, "champion.promote": False})
+    report = start_run(cfg, parts, on_progress=on_progress)
+    with RunStore.open(run_dir) as a, RunStore.open(out) as b:
+        diff = compare_runs(a, b)
+        count = b.scalar("SELECT COUNT(*) FROM programs")
+    return ReplayReport(run_dir, out, count, diff, report)
+
+
+__all__ = ["Parts", "ReplayReport", "RunReport", "StoreError", "compare_runs", "promote_run", "replay_run",
+           "resume_run", "start_run"]

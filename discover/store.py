@@ -1,0 +1,336 @@
+"""The run store: a run directory with ``config.toml`` and ``run.sqlite`` (WAL mode).
+
+Every write happens inside one transaction, so ``kill -9`` at any moment leaves the database as it
+stood after the last completed step; what was in flight is simply not there and is redone on resume.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from evaluator.instances import write_atomic
+
+CONFIG_FILE = "config.toml"
+DB_FILE = "run.sqlite"
+TRANSCRIPT_FILE = "transcript.jsonl"
+SCHEMA_VERSION = "1"
+TIME_COLUMNS = frozenset({"created", "seconds", "latency_s"})
+"""Columns that legitimately differ between two identical runs."""
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS programs (
+    id INTEGER PRIMARY KEY,
+    prompt INTEGER,
+    sample INTEGER,
+    island INTEGER NOT NULL,
+    operator TEXT NOT NULL,
+    parents TEXT NOT NULL,
+    code TEXT NOT NULL,
+    hash TEXT,
+    description TEXT NOT NULL DEFAULT '',
+    status TEXT NOT NULL,
+    error TEXT NOT NULL DEFAULT '',
+    gap REAL,
+    per_class TEXT,
+    signature TEXT,
+    tardiness BLOB,
+    length INTEGER NOT NULL DEFAULT 0,
+    seconds REAL,
+    created REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS programs_gap ON programs(status, gap);
+CREATE TABLE IF NOT EXISTS prompts (
+    id INTEGER PRIMARY KEY,
+    island INTEGER NOT NULL,
+    operator TEXT NOT NULL,
+    parents TEXT NOT NULL,
+    request TEXT NOT NULL,
+    request_hash TEXT NOT NULL,
+    done INTEGER NOT NULL DEFAULT 0,
+    created REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS llm_calls (
+    id INTEGER PRIMARY KEY,
+    prompt INTEGER NOT NULL,
+    model TEXT NOT NULL,
+    samples INTEGER NOT NULL,
+    prompt_tokens INTEGER NOT NULL,
+    completion_tokens INTEGER NOT NULL,
+    cost_usd REAL NOT NULL,
+    latency_s REAL NOT NULL,
+    request_hash TEXT NOT NULL,
+    error TEXT NOT NULL DEFAULT '',
+    created REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS events (
+    id INTEGER PRIMARY KEY,
+    kind TEXT NOT NULL,
+    data TEXT NOT NULL,
+    created REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS state (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+"""
+
+
+class StoreError(RuntimeError):
+    """A run directory that cannot be created or opened; the message is one line."""
+
+
+@dataclass(frozen=True)
+class ProgramRow:
+    """One row of the programs table."""
+
+    id: int
+    prompt: int | None
+    sample: int | None
+    island: int
+    operator: str
+    parents: tuple[int, ...]
+    code: str
+    hash: str | None
+    description: str
+    status: str
+    error: str
+    gap: float | None
+    per_class: dict[str, float] | None
+    signature: str | None
+    tardiness: np.ndarray | None
+    length: int
+    seconds: float | None
+
+
+_PROGRAM_COLUMNS = tuple(f.name for f in fields(ProgramRow))
+
+
+def _program_values(row: ProgramRow) -> tuple[Any, ...]:
+    vals = [getattr(row, c) for c in _PROGRAM_COLUMNS]
+    vals[_PROGRAM_COLUMNS.index("parents")] = json.dumps(list(row.parents))
+    vals[_PROGRAM_COLUMNS.index("per_class")] = None if row.per_class is None else json.dumps(row.per_class)
+    t = row.tardiness
+    vals[_PROGRAM_COLUMNS.index("tardiness")] = None if t is None else np.asarray(t, "<i8").tobytes()
+    return (*vals, time.time())
+
+
+def _program_row(r: sqlite3.Row) -> ProgramRow:
+    kw = {c: r[c] for c in _PROGRAM_COLUMNS}
+    kw["parents"] = tuple(json.loads(kw["parents"]))
+    kw["per_class"] = None if kw["per_class"] is None else json.loads(kw["per_class"])
+    kw["tardiness"] = None if kw["tardiness"] is None else np.frombuffer(kw["tardiness"], "<i8")
+    return ProgramRow(**kw)
+
+
+@dataclass(frozen=True)
+class PromptRow:
+    """A prompt built from the population; ``request`` holds everything needed to send it again."""
+
+    id: int
+    island: int
+    operator: str
+    parents: tuple[int, ...]
+    request: dict[str, Any]
+    request_hash: str
+
+
+class RunStore:
+    """The run's database. Use from one thread; every mutating method runs in a transaction."""
+
+    def __init__(self, run_dir: Path, conn: sqlite3.Connection) -> None:
+        self.run_dir = run_dir
+        self._conn = conn
+        self._depth = 0
+
+    # --- opening -----------------------------------------------------------------------------
+    @staticmethod
+    def check_new(run_dir: str | Path, overwrite: bool = False) -> None:
+        """Raise StoreError if ``run_dir`` already holds a run (unless it may be overwritten)."""
+        run_dir = Path(run_dir)
+        if (run_dir / DB_FILE).exists() and not overwrite:
+            raise StoreError(f"{run_dir} already holds a run; continue it with `discover resume {run_dir}`,"
+                             " choose another --run-dir, or pass --overwrite")
+
+    @classmethod
+    def create(cls, run_dir: str | Path, config_toml: str, overwrite: bool = False) -> RunStore:
+        """Create a run directory with its config and an empty database."""
+        run_dir = Path(run_dir)
+        db = run_dir / DB_FILE
+        cls.check_new(run_dir, overwrite)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        if overwrite:
+            for name in (DB_FILE, DB_FILE + "-wal", DB_FILE + "-shm", TRANSCRIPT_FILE):
+                (run_dir / name).unlink(missing_ok=True)
+        write_atomic(run_dir / CONFIG_FILE, config_toml)
+        store = cls(run_dir, cls._connect(db))
+        with store.transaction():
+            store._set("schema", SCHEMA_VERSION)
+            store._set("status", "created")
+        return store
+
+    @classmethod
+    def open(cls, run_dir: str | Path) -> RunStore:
+        """Open an existing run directory."""
+        run_dir = Path(run_dir)
+        db = run_dir / DB_FILE
+        if not db.is_file():
+            raise StoreError(f"{run_dir}: not a run directory ({DB_FILE} is missing)")
+        store = cls(run_dir, cls._connect(db))
+        if store.get_state("schema") != SCHEMA_VERSION:
+            store.close()
+            raise StoreError(f"{db}: unknown schema version {store.get_state('schema')!r}")
+        return store
+
+    @staticmethod
+    def _connect(db: Path) -> sqlite3.Connection:
+        try:
+            conn = sqlite3.connect(db, isolation_level=None, timeout=30.0)
+            conn.row_factory = sqlite3.Row
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.executescript(_SCHEMA)
+        except sqlite3.DatabaseError as e:
+            raise StoreError(f"{db}: cannot open the run database: {e}") from None
+        return conn
+
+    def close(self) -> None:
+        """Checkpoint and close the database."""
+        if self._conn is not None:
+            try:
+                self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            except sqlite3.DatabaseError:
+                pass
+            self._conn.close()
+            self._conn = None  # type: ignore[assignment]
+
+    def __enter__(self) -> RunStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def config_path(self) -> Path:
+        """The run's resolved config (``config.toml``)."""
+        return self.run_dir / CONFIG_FILE
+
+    @property
+    def transcript_path(self) -> Path:
+        """The run's LLM transcript (``transcript.jsonl``)."""
+        return self.run_dir / TRANSCRIPT_FILE
+
+    # --- writing -----------------------------------------------------------------------------
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Group writes: all of them land, or none (nested uses join the outer one)."""
+        if self._depth:
+            self._depth += 1
+            try:
+                yield
+            finally:
+                self._depth -= 1
+            return
+        self._conn.execute("BEGIN IMMEDIATE")
+        self._depth = 1
+        try:
+            yield
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+        else:
+            self._conn.execute("COMMIT")
+        finally:
+            self._depth = 0
+
+    def add_program(self, row: ProgramRow) -> None:
+        """Insert one program."""
+        with self.transaction():
+            cols = ", ".join((*_PROGRAM_COLUMNS, "created"))
+            marks = ", ".join("?" * (len(_PROGRAM_COLUMNS) + 1))
+            self._conn.execute(f"INSERT INTO programs ({cols}) VALUES ({marks})", _program_values(row))
+
+    def add_prompt(self, row: PromptRow) -> None:
+        """Insert a prompt that has just been built (pending until ``finish_prompt``)."""
+        with self.transaction():
+            self._conn.execute(
+                "INSERT INTO prompts (id, island, operator, parents, request, request_hash, created)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (row.id, row.island, row.operator, json.dumps(list(row.parents)),
+                 json.dumps(row.request, sort_keys=True), row.request_hash, time.time()))
+
+    def finish_prompt(self, prompt: int) -> None:
+        """Mark a prompt's candidates as committed."""
+        with self.transaction():
+            self._conn.execute("UPDATE prompts SET done = 1 WHERE id = ?", (prompt,))
+
+    def add_llm_call(self, prompt: int, model: str, samples: int, prompt_tokens: int, completion_tokens: int,
+                     cost_usd: float, latency_s: float, request_hash: str, error: str = "") -> None:
+        """Record one LLM request with its usage and cost."""
+        with self.transaction():
+            self._conn.execute(
+                "INSERT INTO llm_calls (prompt, model, samples, prompt_tokens, completion_tokens, cost_usd,"
+                " latency_s, request_hash, error, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (prompt, model, samples, prompt_tokens, completion_tokens, cost_usd, latency_s, request_hash,
+                 error, time.time()))
+
+    def add_event(self, kind: str, **data: Any) -> None:
+        """Record an event (a reset, a new best, a stop...)."""
+        with self.transaction():
+            self._conn.execute("INSERT INTO events (kind, data, created) VALUES (?, ?, ?)",
+                               (kind, json.dumps(data, sort_keys=True), time.time()))
+
+    def set_state(self, key: str, value: Any) -> None:
+        """Store a JSON-able value under a key."""
+        with self.transaction():
+            self._set(key, value)
+
+    def _set(self, key: str, value: Any) -> None:
+        self._conn.execute("INSERT OR REPLACE INTO state (key, value) VALUES (?, ?)",
+                           (key, json.dumps(value, sort_keys=True)))
+
+    # --- reading -----------------------------------------------------------------------------
+    def get_state(self, key: str, default: Any = None) -> Any:
+        """Return the value stored under a key, or ``default``."""
+        r = self._conn.execute("SELECT value FROM state WHERE key = ?", (key,)).fetchone()
+        return default if r is None else json.loads(r[0])
+
+    def programs(self, where: str = "", params: tuple[Any, ...] = ()) -> list[ProgramRow]:
+        """Return programs in id order (``where`` is an SQL condition on the programs table)."""
+        sql = f"SELECT * FROM programs {'WHERE ' + where if where else ''} ORDER BY id"
+        return [_program_row(r) for r in self._conn.execute(sql, params)]
+
+    def program(self, pid: int) -> ProgramRow | None:
+        """Return one program by id."""
+        rows = self.programs("id = ?", (pid,))
+        return rows[0] if rows else None
+
+    def prompts(self, pending_only: bool = False) -> list[PromptRow]:
+        """Return prompts in id order, optionally only those not yet committed."""
+        sql = "SELECT * FROM prompts" + (" WHERE done = 0" if pending_only else "") + " ORDER BY id"
+        return [PromptRow(id=r["id"], island=r["island"], operator=r["operator"],
+                          parents=tuple(json.loads(r["parents"])), request=json.loads(r["request"]),
+                          request_hash=r["request_hash"]) for r in self._conn.execute(sql)]
+
+    def query(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        """Return all rows of a read-only query as tuples."""
+        return [tuple(r) for r in self._conn.execute(sql, params)]
+
+    def scalar(self, sql: str, params: tuple[Any, ...] = ()) -> Any:
+        """Return the first column of the first row of a query."""
+        r = self._conn.execute(sql, params).fetchone()
+        return None if r is None else r[0]
+
+    def rows(self, table: str, ignore: frozenset[str] = TIME_COLUMNS) -> list[tuple[Any, ...]]:
+        """Return a whole table in id (or key) order, without the ``ignore`` columns."""
+        cols = [r[1] for r in self._conn.execute(f"PRAGMA table_info({table})") if r[1] not in ignore]
+        key = "key" if table == "state" else "id"
+        return [tuple(r) for r in self._conn.execute(f"SELECT {', '.join(cols)} FROM {table} ORDER BY {key}")]
