@@ -23,8 +23,10 @@ test-fast: setup
 	$(BIN)/pytest -q -m "not slow"
 
 run: setup
-	$(BIN)/discover instances generate --n 100 --per-class 10 --seed 1 -o runs/demo_n100.json
-	$(BIN)/discover baselines runs/demo_n100.json
+	$(BIN)/discover run --seed 1 --run-dir runs/demo --overwrite
+	$(BIN)/discover archive index
+	$(BIN)/discover report runs/demo -o runs/demo/report.html
+	$(BIN)/discover archive list
 
 bench: setup
 	$(BIN)/python bench/run_all.py
