@@ -1,7 +1,160 @@
-"""CLI commands (filled in by its issue)."""
+"""`discover solve`: exact optima for a set file, written to a copy with ``opt`` filled in."""
 
+from __future__ import annotations
+
+import math
+import os
+import time
+from pathlib import Path
+
+import numpy as np
 import typer
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from discover.cli.common import UserError, console, err_console, print_json
+from evaluator.exact import DEFAULT_MEMO_CAP_MB, METHODS, ExactResult, solve_set
+from evaluator.instances import UNKNOWN, InstanceFileError, load_set, save_set
+
+
+def default_output(path: Path) -> Path:
+    """Return where the solved copy of ``path`` goes without ``-o``: the current directory.
+
+    Never beside the input, which may sit in a shared folder that must stay untouched.
+    """
+    return Path(f"{path.stem}.solved.json")
+
+
+def _disagreement(i: int, file_opt: int, r: ExactResult) -> dict | None:
+    """Return a record when the solver contradicts the file's optimum, else None."""
+    if file_opt < 0:
+        return None
+    if r.optimal and r.value == file_opt:
+        return None
+    if not r.optimal and r.lower_bound <= file_opt <= r.value:
+        return None
+    return {"instance": i, "file_opt": file_opt, "status": r.status, "value": r.value,
+            "lower_bound": r.lower_bound}
+
+
+def _extras(old: dict, r: ExactResult, file_opt: int) -> dict:
+    """Return the per-instance extra fields of the solved copy."""
+    ex = dict(old)
+    ex["status"] = r.status
+    ex["seconds"] = round(r.seconds, 4)
+    if not r.optimal:
+        ex["lower_bound"] = r.lower_bound
+        ex["upper_bound"] = r.value
+    if file_opt >= 0 and r.optimal and r.value != file_opt:
+        ex["opt_in_file"] = file_opt
+    return ex
+
+
+def _summary(results: list[ExactResult], path: Path, out: Path, method: str, wall: float,
+             checked: int, disagreements: list[dict]) -> dict:
+    secs = np.array([r.seconds for r in results]) if results else np.zeros(0)
+    return {
+        "file": str(path),
+        "output": str(out),
+        "method": method,
+        "instances": len(results),
+        "optimal": sum(r.optimal for r in results),
+        "time_limit": sum(r.status == "time_limit" for r in results),
+        "memory_limit": sum(r.status == "memory_limit" for r in results),
+        "mean_seconds": float(secs.mean()) if secs.size else 0.0,
+        "max_seconds": float(secs.max()) if secs.size else 0.0,
+        "wall_seconds": wall,
+        "checked_against_file": checked,
+        "disagreements": disagreements,
+    }
+
+
+def _say(text: str) -> None:
+    console.print(text, soft_wrap=True, highlight=False, markup=False)
+
+
+def _print_summary(s: dict) -> None:
+    _say(
+        f"{s['file']}: {s['optimal']}/{s['instances']} solved to optimality by {s['method']}"
+        f" (mean {s['mean_seconds']:.3f} s, max {s['max_seconds']:.3f} s, wall {s['wall_seconds']:.1f} s)"
+    )
+    if s["time_limit"] or s["memory_limit"]:
+        _say(f"  stopped early: {s['time_limit']} by the time limit, "
+                      f"{s['memory_limit']} by the memory cap")
+    if s["checked_against_file"]:
+        bad = len(s["disagreements"])
+        agree = s["checked_against_file"] - bad
+        _say(f"  checked against the file's optima: {agree} agree, {bad} disagree")
+    _say(f"  wrote {s['output']}")
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to the app."""
+    """Add ``discover solve`` to the app."""
+
+    @app.command("solve")
+    def solve_cmd(
+        path: Path = typer.Argument(..., help="Set file (JSON, the shared benchmark format)."),
+        method: str = typer.Option("bb", "--method", help="bb (memoised decomposition), mip (HiGHS) or dp."),
+        time_limit: float = typer.Option(None, "--time-limit", help="Seconds per instance (bb and mip)."),
+        jobs: int = typer.Option(1, "--jobs", help="Worker processes."),
+        out: Path = typer.Option(None, "-o", "--out", help="Output file (default: ./SET.solved.json)."),
+        memo_cap_mb: int = typer.Option(DEFAULT_MEMO_CAP_MB, "--memo-cap-mb", help="Memo cap in MiB (bb)."),
+        as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+    ) -> None:
+        """Solve every instance exactly; write a copy with opt, status and seconds per instance.
+
+        Optima in the file that the solver contradicts are reported per instance; the exit code is then 1.
+        """
+        if method not in METHODS:
+            raise UserError(f"option --method: {method!r} must be one of {', '.join(METHODS)}")
+        if time_limit is not None and not (math.isfinite(time_limit) and time_limit > 0):
+            raise UserError(f"option --time-limit: {time_limit!r} must be a positive number of seconds")
+        if jobs < 1:
+            raise UserError(f"option --jobs: {jobs} must be at least 1")
+        if memo_cap_mb < 1:
+            raise UserError(f"option --memo-cap-mb: {memo_cap_mb} must be at least 1")
+        try:
+            iset = load_set(path)
+        except InstanceFileError as e:
+            raise UserError(str(e)) from None
+        out = out if out is not None else default_output(path)
+        if out.is_dir():
+            raise UserError(f"option -o: {out} is a directory; name the output file")
+        if not os.access(out.parent, os.W_OK):
+            raise UserError(f"option -o: cannot write in {out.parent}; pass -o with a writable place")
+        if method == "mip" and time_limit is None and iset.count and int(iset.sizes.max()) > 20:
+            err_console.print("warning: the MIP without --time-limit can take hours beyond 20 jobs "
+                              "(the study's Gurobi runs needed up to 1,235 s at n = 20)", soft_wrap=True)
+        t0 = time.perf_counter()
+        try:
+            with Progress(TextColumn("solving {task.description}"), BarColumn(), MofNCompleteColumn(),
+                          TimeElapsedColumn(), console=err_console, transient=True) as bar:
+                task = bar.add_task(path.name, total=iset.count)
+                results = solve_set(iset, method, time_limit, jobs, memo_cap_mb=memo_cap_mb,
+                                    progress=lambda done, total, i, r: bar.update(task, completed=done))
+        except ValueError as e:
+            raise UserError(f"{path.name}: {e}") from None
+        wall = time.perf_counter() - t0
+        disagreements = [x for i, r in enumerate(results) if (x := _disagreement(i, int(iset.opt[i]), r))]
+        opt = np.array([r.value if r.optimal else iset.opt[i] for i, r in enumerate(results)], dtype=np.int64)
+        old = iset.extras or tuple({} for _ in range(iset.count))
+        extras = tuple(_extras(old[i], r, int(iset.opt[i])) for i, r in enumerate(results))
+        try:
+            save_set(iset.with_fields(opt=opt, extras=extras), out)
+        except OSError as e:
+            raise UserError(f"option -o: cannot write {out}: {e.strerror or e}") from None
+        checked = int(np.sum(iset.opt != UNKNOWN))
+        summary = _summary(results, path, out, method, wall, checked, disagreements)
+        for x in disagreements:
+            what = (f"the solver proves opt = {x['value']}" if x["status"] == "optimal" else
+                    f"the solver bounds opt in [{x['lower_bound']}, {x['value']}] ({x['status']})")
+            err_console.print(f"[bold red]DISAGREEMENT[/] {escape(path.name)} instance {x['instance']}: "
+                              f"the file says opt = {x['file_opt']} but {what}", soft_wrap=True)
+        if as_json:
+            print_json(summary)
+        else:
+            _print_summary(summary)
+        if disagreements:
+            err_console.print(f"[bold red]{len(disagreements)} instance(s) disagree with the optima in "
+                              f"{escape(path.name)}[/]", soft_wrap=True)
+            raise typer.Exit(1)

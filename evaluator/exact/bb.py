@@ -1,0 +1,168 @@
+"""Exact 1||ΣT_j by a memoised Lawler decomposition ("Branch & Memorize light")."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from evaluator import heuristics
+from evaluator.exact import memo, search
+from evaluator.exact.rebuild import reconstruct
+from evaluator.exact.result import ExactResult, check_instance, verified
+from evaluator.exact.subproblem import key_bits, relabel
+from evaluator.kernels import total_tardiness
+
+DEFAULT_MEMO_CAP_MB = 4096
+_INITIAL_BOXES = 1 << 10
+_INITIAL_POOL = 1 << 14
+_BUDGET = 1 << 24  # search steps times jobs between two looks at the clock (a step costs O(n))
+
+
+class _Search:
+    """Arrays of one running search (problem, stack, candidates, memo table, counters)."""
+
+    def __init__(self, pe: np.ndarray, de: np.ndarray, rk: np.ndarray, jr: np.ndarray, b: int):
+        n = pe.shape[0]
+        self.args = (pe, de, rk, jr, b)
+        self.frames = np.zeros((n + 2, search.N_FIELDS), np.int64)
+        self.cand = np.zeros((4 * (n + 1), search.N_CAND), np.int64)  # a stack, grown on demand
+        self.lists = tuple(np.zeros(n + 1, np.int64) for _ in range(4))  # edl, spl, rank buffer, dead flags
+        self.table = memo.new_memo(_INITIAL_BOXES, _INITIAL_POOL)
+        self.ctr = np.zeros(search.N_COUNTERS, np.int64)
+
+    def start(self, ub: int) -> int:
+        """Prepare the root; return its value if solved at once, else -1 (frame 0 set up)."""
+        pe = self.args[0]
+        n = pe.shape[0]
+        v = search.prepare(0, n - 1, 0, n - 1, 0, search.INF, 0, 0, *self.args, self.frames, self.cand,
+                           *self.lists, *self.table, self.ctr)
+        if v < 0:
+            root = self.frames[0]
+            if ub - root[search.F_COST] < root[search.F_BEST]:
+                root[search.F_BEST] = ub - root[search.F_COST]
+                root[search.F_DEC] = search.HEUR
+            self.ctr[search.K_SP] = 1
+        return int(v)
+
+    def step(self) -> int:
+        """Run one slice of the search; return its code."""
+        budget = max(16, _BUDGET // self.args[0].shape[0])
+        code = search.run(*self.args, self.frames, self.cand, *self.lists, *self.table, self.ctr, budget)
+        return int(code)
+
+    def grow_cand(self) -> None:
+        """Double the candidate stack."""
+        self.cand = np.concatenate([self.cand, np.zeros_like(self.cand)])
+
+    def grow(self, cap_bytes: int) -> bool:
+        """Grow the memo where it lacks room; return False if that would pass ``cap_bytes``."""
+        bkeys, _, pt = self.table[:3]
+        boxes, pool = bkeys.shape[0], pt.shape[0]
+        need = int(memo.room(bkeys, pt, self.table[5]))
+        if need == 1:
+            boxes *= 2
+        else:
+            pool *= 2
+        if memo.memo_bytes(boxes, pool) > cap_bytes:
+            return False
+        self.table = memo.grown(self.table, boxes, pool)
+        return True
+
+    def entries(self) -> int:
+        return int(self.table[5][memo.M_ENTRIES])
+
+    def root_bounds(self) -> tuple[int, int, int]:
+        """Return (best value, lower bound, decision) of the unfinished root."""
+        root = self.frames[0]
+        cost, best = int(root[search.F_COST]), int(root[search.F_BEST])
+        lb = min(best, int(root[search.F_LBMIN]))
+        ci = int(root[search.F_CI])
+        if ci < root[search.F_NC]:  # positions are sorted by bound: the next one has the least
+            lb = min(lb, int(self.cand[ci, search.C_LB]))
+        return cost + best, cost + lb, int(root[search.F_DEC])
+
+    def order(self, root_dec: int) -> np.ndarray:
+        """Return an optimal sequence in EDD labels, following the stored decisions."""
+        pe = self.args[0]
+        out = np.full(pe.shape[0], -1, np.int64)
+        if reconstruct(*self.args, *self.table[:5], root_dec, *self.lists, out) != 0:
+            raise RuntimeError("bb: internal error, a decision is missing from the memo table")
+        return out
+
+
+def _best_heuristic(p: np.ndarray, d: np.ndarray) -> tuple[int, np.ndarray]:
+    best = None
+    for rule in (heuristics.edd, heuristics.spt, heuristics.mdd):
+        order = rule(p, d)
+        v = total_tardiness(p, d, order)
+        if best is None or v < best[0]:
+            best = (v, order)
+    return best
+
+
+def solve(p, d, time_limit: float | None = None, memo_cap_mb: int = DEFAULT_MEMO_CAP_MB) -> ExactResult:
+    """Solve one instance exactly by the memoised Lawler decomposition.
+
+    Parameters
+    ----------
+    p, d
+        Processing times (positive integers) and due dates (integers, may be negative).
+    time_limit
+        Seconds after which the search stops with status ``"time_limit"`` (None: no limit).
+    memo_cap_mb
+        Largest memo table in MiB; reaching it stops the search with status ``"memory_limit"``.
+
+    Raises
+    ------
+    ValueError
+        On a bad instance, or an instance too large for the packed subproblem key.
+    """
+    t0 = time.perf_counter()
+    p, d = check_instance(p, d)
+    if time_limit is not None and not time_limit > 0:
+        raise ValueError(f"time_limit = {time_limit!r} must be positive (or None)")
+    n = p.shape[0]
+    if n == 0:
+        return ExactResult(0, np.zeros(0, np.int64), "optimal", 0, time.perf_counter() - t0)
+    b = key_bits(n)
+    if 4 * b > 63:
+        raise ValueError(f"n = {n} jobs is too many for the exact solver's subproblem key (at most 32768)")
+    ub, ub_order = _best_heuristic(p, d)
+    perm, pe, de, rk, jr = relabel(p, d)
+    st = _Search(pe, de, rk, jr, b)
+    status, message = "optimal", ""
+    v = st.start(ub)
+    if v < 0:
+        while True:
+            code = st.step()
+            if code == search.DONE:
+                break
+            if code == search.GROW_CAND:
+                st.grow_cand()
+            elif code == search.GROW_MEMO:
+                if not st.grow(memo_cap_mb * 2**20):
+                    status = "memory_limit"
+                    message = (f"memo table cap of {memo_cap_mb} MiB reached after {st.entries()} "
+                               "solved subproblems; raise memo_cap_mb")
+                    break
+            elif time_limit is not None and time.perf_counter() - t0 > time_limit:
+                status, message = "time_limit", f"time limit of {time_limit:g} s reached"
+                break
+    if st.ctr[search.K_BAD]:
+        raise RuntimeError("bb: internal error, a subproblem had no admissible position for its longest job")
+    nodes = int(st.ctr[search.K_NODES])
+    if status == "optimal":
+        value = int(st.ctr[search.K_ROOT]) if v < 0 else v
+        lower = value
+        root_dec = int(st.frames[0, search.F_DEC]) if v < 0 else search.NONE
+    else:
+        value, lower, root_dec = st.root_bounds()
+        lower = max(0, lower)
+    if root_dec == search.HEUR:
+        order = ub_order
+    else:
+        order = perm[st.order(root_dec if v < 0 else search.NONE)]
+    order = verified(p, d, order, value, "bb")
+    seconds = time.perf_counter() - t0
+    return ExactResult(value, order, status, min(lower, value), seconds, nodes, "bb", message)

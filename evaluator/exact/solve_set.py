@@ -1,0 +1,114 @@
+"""Solve every instance of a set exactly, in this process or in worker processes."""
+
+from __future__ import annotations
+
+import dataclasses
+import multiprocessing
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor, as_completed
+
+import numpy as np
+
+from evaluator.exact.bb import DEFAULT_MEMO_CAP_MB, solve
+from evaluator.exact.dp import MAX_DP_JOBS, solve_dp
+from evaluator.exact.mip import solve_mip
+from evaluator.exact.result import ExactResult
+from evaluator.instances import InstanceSet
+
+METHODS = ("bb", "mip", "dp")
+
+Progress = Callable[[int, int, int, ExactResult], None]
+"""Called as ``progress(done, total, index, result)`` each time an instance is finished."""
+
+
+def solve_one(p, d, method: str = "bb", time_limit: float | None = None,
+              memo_cap_mb: int = DEFAULT_MEMO_CAP_MB) -> ExactResult:
+    """Solve one instance with the named method (``time_limit`` is ignored by ``dp``)."""
+    if method == "bb":
+        return solve(p, d, time_limit=time_limit, memo_cap_mb=memo_cap_mb)
+    if method == "mip":
+        return solve_mip(p, d, time_limit=time_limit)
+    if method == "dp":
+        return solve_dp(p, d)
+    raise ValueError(f"method = {method!r} must be one of {', '.join(METHODS)}")
+
+
+def _warm_up(method: str = "bb") -> None:
+    """Load (or compile) the numba kernels, so that no instance's time includes it."""
+    solve_one(np.array([2, 1, 3]), np.array([1, 2, 0]), method="dp" if method == "dp" else "bb")
+
+
+def _worker(task: tuple) -> tuple[int, ExactResult]:
+    index, p, d, method, time_limit, memo_cap_mb = task
+    return index, solve_one(p, d, method, time_limit, memo_cap_mb)
+
+
+def solve_set(
+    iset: InstanceSet,
+    method: str = "bb",
+    time_limit: float | None = None,
+    jobs: int = 1,
+    progress: Progress | None = None,
+    memo_cap_mb: int = DEFAULT_MEMO_CAP_MB,
+) -> list[ExactResult]:
+    """Solve every instance of a set; return the results in instance order.
+
+    Parameters
+    ----------
+    iset
+        The instances.
+    method
+        ``"bb"`` (memoised decomposition), ``"mip"`` (positional MIP) or ``"dp"`` (subset DP).
+    time_limit
+        Seconds per instance (None: no limit; ``dp`` has none).
+    jobs
+        Worker processes; 1 solves in this process.
+    progress
+        Called after each instance as ``progress(done, total, index, result)``.
+    memo_cap_mb
+        Memo cap per instance of ``bb``.
+
+    Raises
+    ------
+    ValueError
+        On an unknown method, ``jobs < 1``, a non-positive time limit, or ``dp`` on a set with
+        more than ``MAX_DP_JOBS`` jobs in an instance.
+    """
+    if method not in METHODS:
+        raise ValueError(f"method = {method!r} must be one of {', '.join(METHODS)}")
+    if jobs < 1:
+        raise ValueError(f"jobs = {jobs} must be at least 1")
+    if time_limit is not None and not time_limit > 0:
+        raise ValueError(f"time_limit = {time_limit!r} must be positive (or None)")
+    sizes = iset.sizes
+    if method == "dp" and sizes.size and int(sizes.max()) > MAX_DP_JOBS:
+        i = int(np.argmax(sizes))
+        raise ValueError(f"the subset DP handles at most {MAX_DP_JOBS} jobs; instance {i} has "
+                         f"{int(sizes[i])}")
+    total = iset.count
+    results: list[ExactResult | None] = [None] * total
+    tasks = [(i, *iset.get(i), method, time_limit, memo_cap_mb) for i in range(total)]
+    _warm_up(method)  # before the workers start, so that they load the cache rather than compile
+    if jobs == 1 or total <= 1:
+        for done, task in enumerate(tasks, start=1):
+            i, r = _worker(task)
+            results[i] = r
+            if progress is not None:
+                progress(done, total, i, r)
+        return results  # type: ignore[return-value]
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=min(jobs, total), mp_context=ctx, initializer=_warm_up,
+                             initargs=(method,)) as pool:
+        futures = [pool.submit(_worker, task) for task in tasks]
+        try:
+            for done, fut in enumerate(as_completed(futures), start=1):
+                i, r = fut.result()
+                r = dataclasses.replace(r)  # re-validates and makes the order read-only again
+                results[i] = r
+                if progress is not None:
+                    progress(done, total, i, r)
+        except BaseException:
+            for fut in futures:
+                fut.cancel()
+            raise
+    return results  # type: ignore[return-value]
