@@ -32,3 +32,18 @@ def shared_set():
         return cache[name]
 
     return load
+
+
+def run_cli(*args: str) -> tuple[int, str, str]:
+    """Run the CLI in-process as ``main()`` would: a UserError is exit 2 with its one line."""
+    from typer.testing import CliRunner
+
+    from discover.cli import app
+    from discover.cli.common import UserError
+
+    r = CliRunner().invoke(app, list(args))
+    if isinstance(r.exception, UserError):
+        return 2, r.stdout, f"error: {r.exception}"
+    if r.exception is not None and not isinstance(r.exception, SystemExit):
+        raise r.exception
+    return r.exit_code, r.stdout, r.stderr

@@ -8,24 +8,11 @@ import sys
 
 import numpy as np
 import pytest
-from typer.testing import CliRunner
 
-from discover.cli import app
-from discover.cli.common import UserError
-from tests.conftest import REPO
+from tests.conftest import REPO, run_cli
 from tests.test_archive import SLACK, _champion, make_archive, make_run
 
-runner = CliRunner()
-
-
-def cli(*args: str) -> tuple[int, str, str]:
-    """Run the CLI in-process as ``main()`` would: a UserError is exit 2 with its one line."""
-    r = runner.invoke(app, list(args))
-    if isinstance(r.exception, UserError):
-        return 2, r.stdout, f"error: {r.exception}"
-    if r.exception is not None and not isinstance(r.exception, SystemExit):
-        raise r.exception
-    return r.exit_code, r.stdout, r.stderr
+cli = run_cli
 
 
 @pytest.fixture
