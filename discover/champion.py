@@ -18,12 +18,13 @@ from scipy.stats import wilcoxon
 
 from discover import provenance
 from discover.fitness import Fitness, Score
+from discover.paths import ARCHIVE_DIR
 from discover.pipeline import AST_LOCK
 from discover.store import RunStore
 from evaluator import EVALUATOR_VERSION
 from evaluator.instances import InstanceSet, write_atomic
 
-DEFAULT_CHAMPIONS = Path("archive/champions")
+DEFAULT_CHAMPIONS = ARCHIVE_DIR / "champions"
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,8 @@ from typing import Any, Literal
 import tomli_w
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from discover.paths import ARCHIVE_DIR
+
 OPERATORS = ("versioned", "e1", "e2", "m1", "m2", "simplify")
 CLI_SOURCE = "command line"
 
@@ -87,8 +89,8 @@ class SearchConfig(_Section):
 class EvaluationConfig(_Section):
     """Where candidates are scored and how."""
 
-    train_set: str = "archive/baselines/train_n25.json"
-    valid_set: str = "archive/baselines/valid_n25.json"
+    train_set: str = str(ARCHIVE_DIR / "baselines" / "train_n25.json")
+    valid_set: str = str(ARCHIVE_DIR / "baselines" / "valid_n25.json")
     train_subset: int = Field(
         200, ge=0, le=10_000_000, description="instances of the training set used (stratified); 0 = all")
     valid_subset: int = Field(0, ge=0, le=10_000_000, description="0 = the whole validation set")
@@ -119,7 +121,7 @@ class ChampionConfig(_Section):
 
     top_k: int = Field(5, ge=1, le=1000, description="best training programs re-scored on validation")
     alpha: float = Field(0.05, gt=0.0, lt=1.0, description="Wilcoxon significance level")
-    dir: str = Field("archive/champions", description="where promoted champions are written")
+    dir: str = Field(str(ARCHIVE_DIR / "champions"), description="where promoted champions are written")
     promote: bool = Field(True, description="write a champion that beats the archive's best")
 
 

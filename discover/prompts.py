@@ -14,6 +14,7 @@ from string import Template
 
 from discover.config import OPERATORS
 from discover.normalize import suffix_top_level
+from discover.paths import ARCHIVE_DIR, PROMPTS_DIR
 
 PARENTS_PER_OPERATOR = {"versioned": 2, "e1": 2, "e2": 2, "m1": 1, "m2": 1, "simplify": 1}
 ALLOWED_IMPORTS = "numpy (as np), math, heapq, itertools, functools, collections, bisect, operator, random"
@@ -28,7 +29,7 @@ class PromptError(RuntimeError):
 def prompts_dir() -> Path:
     """Return the prompt folder: $DISCOVER_PROMPTS, else ``prompts/`` at the repository top level."""
     env = os.environ.get(PROMPTS_ENV)
-    path = Path(env) if env else Path(__file__).resolve().parents[1] / "prompts"
+    path = Path(env) if env else PROMPTS_DIR
     if not (path / "system.txt").is_file():
         raise PromptError(
             f"prompt templates not found: {path}/system.txt is missing (set {PROMPTS_ENV} to the prompts "
@@ -111,7 +112,7 @@ def load_templates(path: Path | None = None) -> Templates:
 
 def references_dir() -> Path:
     """Return ``archive/references/`` at the repository top level (plain-Python baseline programs)."""
-    return Path(__file__).resolve().parents[1] / "archive" / "references"
+    return ARCHIVE_DIR / "references"
 
 
 def seed_programs(names: tuple[str, ...] = SEEDS, folder: Path | None = None) -> dict[str, str]:

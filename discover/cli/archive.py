@@ -16,6 +16,7 @@ from discover.archive.errors import ArchiveError
 from discover.archive.index import INDEX_FILE, IndexEntry, entry_status, read_index, refresh_index
 from discover.archive.scoring import DEFAULT_TIMEOUT_S, load_test_sets, open_evaluator
 from discover.cli.common import UserError, console, err_console, print_json
+from discover.paths import ARCHIVE_DIR
 
 archive_app = typer.Typer(no_args_is_help=True, add_completion=False,
                           help="The archive of heuristics: reference rules and champions with their scores.")
@@ -72,7 +73,7 @@ def _evaluator(timeout_s: float) -> Iterator[Any]:
 
 @archive_app.callback()
 def _group(ctx: typer.Context,
-           archive_dir: Path = typer.Option(Path("archive"), "--archive-dir",
+           archive_dir: Path = typer.Option(ARCHIVE_DIR, "--archive-dir",
                                             help="The archive folder (references/, champions/, ...).")):
     """The archive of heuristics: reference rules and champions with their scores."""
     ctx.obj = {"archive_dir": archive_dir}

@@ -8,6 +8,7 @@ import typer
 from rich.table import Table
 
 from discover.cli.common import UserError, console, print_json
+from discover.paths import ARCHIVE_DIR
 from evaluator.baselines import score_baselines
 from evaluator.heuristics import NAMES
 from evaluator.instances import InstanceFileError, load_set
@@ -61,7 +62,7 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
         heuristics: str = typer.Option(",".join(NAMES), "--heuristics", help="Comma-separated names."),
         out_dir: Path = typer.Option(
-            Path("archive/baselines"), "--out-dir", help="With 'build': the folder of the stored sets."),
+            ARCHIVE_DIR / "baselines", "--out-dir", help="With 'build': the folder of the stored sets."),
     ) -> None:
         """Score the baseline heuristics on SET.json, or `build` the stored baseline sets."""
         names = tuple(h.strip() for h in heuristics.split(",") if h.strip())
