@@ -9,7 +9,7 @@ import numpy as np
 from evaluator import heuristics
 from evaluator.exact import memo, search
 from evaluator.exact.rebuild import reconstruct
-from evaluator.exact.result import ExactResult, check_instance, verified
+from evaluator.exact.result import ExactResult, check_instance, check_time_limit, verified
 from evaluator.exact.subproblem import key_bits, relabel
 from evaluator.kernels import total_tardiness
 
@@ -120,8 +120,7 @@ def solve(p, d, time_limit: float | None = None, memo_cap_mb: int = DEFAULT_MEMO
     """
     t0 = time.perf_counter()
     p, d = check_instance(p, d)
-    if time_limit is not None and not time_limit > 0:
-        raise ValueError(f"time_limit = {time_limit!r} must be positive (or None)")
+    check_time_limit(time_limit)
     n = p.shape[0]
     if n == 0:
         return ExactResult(0, np.zeros(0, np.int64), "optimal", 0, time.perf_counter() - t0)

@@ -24,7 +24,7 @@ import time
 import highspy
 import numpy as np
 
-from evaluator.exact.result import ExactResult, check_instance, verified
+from evaluator.exact.result import ExactResult, check_instance, check_time_limit, verified
 from evaluator.kernels import total_tardiness
 
 _banner_shown = False
@@ -114,8 +114,7 @@ def solve_mip(p, d, time_limit: float | None = None, spt_cuts: bool = True) -> E
     """
     t0 = time.perf_counter()
     p, d = check_instance(p, d)
-    if time_limit is not None and not time_limit > 0:
-        raise ValueError(f"time_limit = {time_limit!r} must be positive (or None)")
+    check_time_limit(time_limit)
     n = p.shape[0]
     if n == 0:
         return ExactResult(0, np.zeros(0, np.int64), "optimal", 0, time.perf_counter() - t0, 0, "mip")

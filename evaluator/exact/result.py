@@ -90,6 +90,12 @@ def check_instance(p, d) -> tuple[np.ndarray, np.ndarray]:
     return pa, da
 
 
+def check_time_limit(time_limit: float | None) -> None:
+    """Raise ValueError unless the time limit is None or positive."""
+    if time_limit is not None and not time_limit > 0:
+        raise ValueError(f"time_limit = {time_limit!r} must be positive (or None)")
+
+
 def verified(p: np.ndarray, d: np.ndarray, order: np.ndarray, value: int, method: str) -> np.ndarray:
     """Return ``order`` as int64 after checking that its tardiness equals ``value``.
 

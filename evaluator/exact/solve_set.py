@@ -12,7 +12,7 @@ import numpy as np
 from evaluator.exact.bb import DEFAULT_MEMO_CAP_MB, solve
 from evaluator.exact.dp import MAX_DP_JOBS, solve_dp
 from evaluator.exact.mip import solve_mip
-from evaluator.exact.result import ExactResult
+from evaluator.exact.result import ExactResult, check_time_limit
 from evaluator.instances import InstanceSet
 
 METHODS = ("bb", "mip", "dp")
@@ -78,8 +78,7 @@ def solve_set(
         raise ValueError(f"method = {method!r} must be one of {', '.join(METHODS)}")
     if jobs < 1:
         raise ValueError(f"jobs = {jobs} must be at least 1")
-    if time_limit is not None and not time_limit > 0:
-        raise ValueError(f"time_limit = {time_limit!r} must be positive (or None)")
+    check_time_limit(time_limit)
     sizes = iset.sizes
     if method == "dp" and sizes.size and int(sizes.max()) > MAX_DP_JOBS:
         i = int(np.argmax(sizes))
