@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,8 +15,8 @@ from discover.cli.common import UserError
 from evaluator.heuristics import mdd
 from evaluator.instances import generate, load_set, save_set
 from evaluator.kernels import total_tardiness
+from tests.conftest import shared_path
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "benchmarks"
 MDD = """
 def schedule(p, d):
     n = len(p)
@@ -123,9 +122,7 @@ def test_the_command_line_prints_the_error_and_exits_2(files):
 
 @pytest.mark.shared
 def test_plain_python_mdd_reproduces_the_published_gap(files):
-    path = SHARED / "paper_n20_uniform.json"
-    if not path.exists():
-        pytest.skip(f"../shared/benchmarks not found: {path}")
+    path = shared_path("paper_n20_uniform")
     result, _ = _run(str(files / "mdd.py"), "--instances", str(path), "--json")
     out = json.loads(result.output)
     assert out["status"] == "ok" and out["mean_gap_pct"] == pytest.approx(1.86, abs=0.005)
