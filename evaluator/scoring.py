@@ -44,12 +44,6 @@ class Summary:
     optimal: int | None
     by_class: tuple[ClassRow, ...] = field(default=())
 
-    def to_dict(self) -> dict:
-        d = {k: getattr(self, k) for k in ("instances", "invalid", "mean_tardiness", "mean_gap_pct",
-                                            "max_gap_pct", "optimal")}
-        d["by_class"] = [vars(r) | {} for r in self.by_class]
-        return d
-
 
 def _mean_or_none(a: np.ndarray) -> float | None:
     a = a[~np.isnan(a)]
