@@ -100,7 +100,7 @@ def job_tardiness(p, d, order) -> np.ndarray:
 
 
 def move_delta(p, d, order, i, j) -> int:
-    """Return the change of ΣT (< 0: better) of moving the job at position i to position j; O(n).
+    """Return the change of ΣT (< 0: better) of order.insert(j, order.pop(i)), a job moved; O(n).
 
     The move is ``x = order.pop(i); order.insert(j, x)``: for j > i the jobs at positions i+1..j
     move one place earlier, for j < i those at j..i-1 one place later. O(max(i, j)) ≤ O(n), from a
@@ -113,7 +113,7 @@ def move_delta(p, d, order, i, j) -> int:
 
 
 def swap_delta(p, d, order, i, j) -> int:
-    """Return the change of ΣT (< 0: better) of exchanging the jobs at positions i and j; O(n).
+    """Return the change of ΣT (< 0: better) of exchanging order[i] and order[j]; O(n).
 
     Exactly O(max(i, j)). Raises IndexError when i or j is outside 0..len(order)-1.
     """
