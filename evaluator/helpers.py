@@ -2,8 +2,9 @@
 
 Every helper works the same from plain Python and from inside a candidate's ``@njit`` function:
 
-- called from Python, it copies its inputs to fresh int64 arrays, checks them (equal lengths,
-  distinct jobs in range, positions in range) and never writes into the caller's arrays;
+- called from Python, it checks its inputs (integers, equal lengths, distinct jobs in range,
+  positions in range), converts them to int64 arrays (copying all but int64 arrays it only
+  reads) and never writes into the caller's arrays;
 - called from njit code, the same name compiles to a direct call of its numba kernel (registered
   with ``numba.extending.overload``); the kernels are also exported as ``<name>_nb`` dispatchers.
   In njit code the passes modify ``order`` in place (and return it).
@@ -44,7 +45,12 @@ mdd_order_nb = _h.mdd
 edd_order_nb = _h.edd
 
 
-def _ints(a, name: str) -> np.ndarray:
+def _ints(a, name: str, copy: bool) -> np.ndarray:
+    """Return ``a`` as a 1-D C-contiguous int64 array: ``a`` itself when it is one (and may be read
+    by the kernels as it is), else a fresh copy; with ``copy``, always a fresh writable copy."""
+    if (type(a) is np.ndarray and a.dtype == np.int64 and a.ndim == 1 and a.flags.c_contiguous
+            and (a.flags.writeable or name != "order")):
+        return a.copy() if copy else a
     raw = np.asarray(a)
     if raw.ndim != 1:
         raise ValueError(f"{name} must be 1-D, got shape {raw.shape}")
@@ -54,17 +60,18 @@ def _ints(a, name: str) -> np.ndarray:
 
 
 def _instance(p, d) -> tuple[np.ndarray, np.ndarray]:
-    p, d = _ints(p, "p"), _ints(d, "d")
+    p, d = _ints(p, "p", False), _ints(d, "d", False)
     if p.shape != d.shape:
         raise ValueError(f"p and d must have equal length, got {p.shape[0]} and {d.shape[0]}")
     return p, d
 
 
-def _order(order, n: int) -> np.ndarray:
-    seq = _ints(order, "order")
-    if seq.size and (seq.min() < 0 or seq.max() >= n):
+def _order(order, n: int, copy: bool = False) -> np.ndarray:
+    seq = _ints(order, "order", copy)
+    problem = _m.order_problem(n, seq)
+    if problem == 1:
         raise ValueError(f"order holds a job index outside 0..{n - 1}")
-    if np.unique(seq).size != seq.size:
+    if problem == 2:
         raise ValueError("order holds a job more than once")
     return seq
 
@@ -89,7 +96,7 @@ def total_tardiness(p, d, order) -> int:
 
 def completion_times(p, order) -> np.ndarray:
     """Return the completion time C_k of each position k of the order (int64 array); O(n)."""
-    p = _ints(p, "p")
+    p = _ints(p, "p", False)
     return _m.completion_times(p, _order(order, p.size))
 
 
@@ -132,7 +139,7 @@ def insertion_pass(p, d, order) -> tuple[np.ndarray, int]:
     local optimum. From Python the result is a new array; in njit code ``order`` is changed in place.
     """
     p, d = _instance(p, d)
-    seq, total = _m.insertion_pass(p, d, _order(order, p.size))
+    seq, total = _m.insertion_pass(p, d, _order(order, p.size, copy=True))
     return seq, int(total)
 
 
@@ -144,7 +151,7 @@ def adjacent_swap_pass(p, d, order) -> tuple[np.ndarray, int]:
     From Python the result is a new array; in njit code ``order`` is changed in place.
     """
     p, d = _instance(p, d)
-    seq, total = _m.adjacent_swap_pass(p, d, _order(order, p.size))
+    seq, total = _m.adjacent_swap_pass(p, d, _order(order, p.size, copy=True))
     return seq, int(total)
 
 
@@ -157,7 +164,7 @@ def pairwise_swap_pass(p, d, order) -> tuple[np.ndarray, int]:
     ``order`` is changed in place.
     """
     p, d = _instance(p, d)
-    seq, total = _m.pairwise_swap_pass(p, d, _order(order, p.size))
+    seq, total = _m.pairwise_swap_pass(p, d, _order(order, p.size, copy=True))
     return seq, int(total)
 
 
@@ -224,6 +231,7 @@ def warm() -> None:
             pp.setflags(write=False)
             dd.setflags(write=False)
         values = {"p": pp, "d": dd, "i": 0, "j": 2}
-        for kernel in HELPERS.values():
+        for wrapper, kernel in HELPERS.items():
             names = inspect.signature(kernel.py_func).parameters
             kernel(*(values.get(a, np.array([2, 0, 1], np.int64)) for a in names))
+            wrapper(*(values.get(a, [2, 0, 1]) for a in inspect.signature(wrapper).parameters))

@@ -9,8 +9,13 @@ The MDD and EDD twins are the archive's reference programs (``archive/references
 from __future__ import annotations
 
 
-def _lists(p, d, order) -> tuple[list[int], list[int], list[int]]:
-    return [int(x) for x in p], [int(x) for x in d], [int(x) for x in order]
+def _ints(a) -> list[int]:
+    return a if type(a) is list else [int(x) for x in a]
+
+
+def _lists(p, d, order, copy: bool = False) -> tuple[list[int], list[int], list[int]]:
+    """Return p, d and the order as lists of ints (the order copied with ``copy``: the passes write it)."""
+    return _ints(p), _ints(d), ([int(x) for x in order] if copy else _ints(order))
 
 
 def completion_times_py(p, order) -> list[int]:
@@ -77,7 +82,7 @@ def _swap_delta(p: list[int], d: list[int], seq: list[int], i: int, j: int, s: i
 
 def insertion_pass_py(p, d, order) -> tuple[list[int], int]:
     """One pass of best insertion as ``evaluator.helpers.insertion_pass``; O(n²)."""
-    p, d, seq = _lists(p, d, order)
+    p, d, seq = _lists(p, d, order, copy=True)
     c = completion_times_py(p, seq)
     total = sum(max(0, ck - d[y]) for ck, y in zip(c, seq, strict=True))
     pos = {y: k for k, y in enumerate(seq)}
@@ -113,7 +118,7 @@ def insertion_pass_py(p, d, order) -> tuple[list[int], int]:
 
 def adjacent_swap_pass_py(p, d, order) -> tuple[list[int], int]:
     """One pass of adjacent interchange as ``evaluator.helpers.adjacent_swap_pass``; O(n)."""
-    p, d, seq = _lists(p, d, order)
+    p, d, seq = _lists(p, d, order, copy=True)
     total = total_tardiness_py(p, d, seq)
     s = 0
     for k in range(len(seq) - 1):
@@ -130,7 +135,7 @@ def adjacent_swap_pass_py(p, d, order) -> tuple[list[int], int]:
 
 def pairwise_swap_pass_py(p, d, order) -> tuple[list[int], int]:
     """One pass of pairwise interchange as ``evaluator.helpers.pairwise_swap_pass``; O(n³)."""
-    p, d, seq = _lists(p, d, order)
+    p, d, seq = _lists(p, d, order, copy=True)
     c = completion_times_py(p, seq)
     total = sum(max(0, ck - d[y]) for ck, y in zip(c, seq, strict=True))
     for i in range(len(seq) - 1):

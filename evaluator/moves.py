@@ -28,6 +28,20 @@ def check_jobs(p, d, seq):
 
 
 @njit(cache=True)
+def order_problem(n, seq):
+    """Return 0 if ``seq`` holds distinct jobs of 0..n-1, 1 if a job is out of range, 2 if one repeats."""
+    seen = np.zeros(n, np.bool_)
+    for k in range(seq.shape[0]):
+        j = seq[k]
+        if j < 0 or j >= n:
+            return 1
+        if seen[j]:
+            return 2
+        seen[j] = True
+    return 0
+
+
+@njit(cache=True)
 def total_tardiness(p, d, seq):
     """Return Σ_k max(0, C_k − d[seq[k]]) over the positions of ``seq``. O(len(seq))."""
     check_jobs(p, d, seq)

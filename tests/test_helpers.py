@@ -225,9 +225,12 @@ def test_empty_and_single_job_orders():
 
 def test_warm_compiles_every_signature_a_candidate_uses():
     """After warm(), the calls a sandboxed candidate makes compile nothing new."""
+    from evaluator.moves import order_problem
+
     H.warm()
-    before = {k: len(k.signatures) for k in H.HELPERS.values()}
-    p, d = _readonly([3, 1, 2, 4], [2, -1, 5, 5])
+    kernels = [*H.HELPERS.values(), order_problem]
+    before = {k: len(k.signatures) for k in kernels}
+    p, d, ro_order = _readonly([3, 1, 2, 4], [2, -1, 5, 5], [3, 0, 1, 2])
     order = np.array([3, 0, 1, 2])
     for wrapper, kernel in H.HELPERS.items():
         n_args = wrapper.__code__.co_argcount
@@ -235,9 +238,10 @@ def test_warm_compiles_every_signature_a_candidate_uses():
         if wrapper is H.completion_times:
             args = (p, order)
         wrapper(*(a.tolist() if isinstance(a, np.ndarray) else a for a in args))
+        wrapper(*(ro_order if a is order else a for a in args))
         kernel(*args)
         kernel(*(a.copy() if isinstance(a, np.ndarray) else a for a in args))
-    assert {k: len(k.signatures) for k in H.HELPERS.values()} == before
+    assert {k: len(k.signatures) for k in kernels} == before
 
 
 def test_describe_lists_each_helper_in_two_lines():
