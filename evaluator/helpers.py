@@ -13,18 +13,29 @@ Terms (see ``evaluator.moves``): an *order* is a sequence of distinct jobs (a pe
 0..n-1, or a partial schedule) processed from time 0; positions index the order, jobs index p and d.
 ``warm()`` compiles (or loads from the cache) every kernel for the argument types a candidate
 passes: the sandbox worker calls it before confinement, after which nothing new can be compiled.
+
+A candidate can reach every name of this module, so at module level it binds only allowed modules
+(numpy, operator), the helpers and their kernels; ``inspect`` and ``numba.extending`` are imported
+inside the functions that use them.
 """
 
 from __future__ import annotations
 
-import inspect
 import operator
 
 import numpy as np
-from numba.extending import overload
 
-from evaluator import heuristics as _h
-from evaluator import moves as _m
+from evaluator.heuristics import edd as edd_order_nb
+from evaluator.heuristics import mdd as mdd_order_nb
+from evaluator.moves import adjacent_swap_pass as adjacent_swap_pass_nb
+from evaluator.moves import completion_times as completion_times_nb
+from evaluator.moves import insertion_pass as insertion_pass_nb
+from evaluator.moves import job_tardiness as job_tardiness_nb
+from evaluator.moves import move_delta as move_delta_nb
+from evaluator.moves import order_problem as _order_problem
+from evaluator.moves import pairwise_swap_pass as pairwise_swap_pass_nb
+from evaluator.moves import swap_delta as swap_delta_nb
+from evaluator.moves import total_tardiness as total_tardiness_nb
 
 __all__ = [
     "total_tardiness", "completion_times", "job_tardiness", "move_delta", "swap_delta", "insertion_pass",
@@ -33,16 +44,6 @@ __all__ = [
     "insertion_pass_nb", "adjacent_swap_pass_nb", "pairwise_swap_pass_nb", "mdd_order_nb", "edd_order_nb",
 ]
 
-total_tardiness_nb = _m.total_tardiness
-completion_times_nb = _m.completion_times
-job_tardiness_nb = _m.job_tardiness
-move_delta_nb = _m.move_delta
-swap_delta_nb = _m.swap_delta
-insertion_pass_nb = _m.insertion_pass
-adjacent_swap_pass_nb = _m.adjacent_swap_pass
-pairwise_swap_pass_nb = _m.pairwise_swap_pass
-mdd_order_nb = _h.mdd
-edd_order_nb = _h.edd
 
 
 def _ints(a, name: str, copy: bool) -> np.ndarray:
@@ -68,7 +69,7 @@ def _instance(p, d) -> tuple[np.ndarray, np.ndarray]:
 
 def _order(order, n: int, copy: bool = False) -> np.ndarray:
     seq = _ints(order, "order", copy)
-    problem = _m.order_problem(n, seq)
+    problem = _order_problem(n, seq)
     if problem == 1:
         raise ValueError(f"order holds a job index outside 0..{n - 1}")
     if problem == 2:
@@ -91,19 +92,19 @@ def total_tardiness(p, d, order) -> int:
     or outside 0..n-1.
     """
     p, d = _instance(p, d)
-    return int(_m.total_tardiness(p, d, _order(order, p.size)))
+    return int(total_tardiness_nb(p, d, _order(order, p.size)))
 
 
 def completion_times(p, order) -> np.ndarray:
     """Return the completion time C_k of each position k of the order (int64 array); O(n)."""
     p = _ints(p, "p", False)
-    return _m.completion_times(p, _order(order, p.size))
+    return completion_times_nb(p, _order(order, p.size))
 
 
 def job_tardiness(p, d, order) -> np.ndarray:
     """Return the tardiness max(0, C_k − d[order[k]]) of each position k of the order; O(n)."""
     p, d = _instance(p, d)
-    return _m.job_tardiness(p, d, _order(order, p.size))
+    return job_tardiness_nb(p, d, _order(order, p.size))
 
 
 def move_delta(p, d, order, i, j) -> int:
@@ -116,7 +117,7 @@ def move_delta(p, d, order, i, j) -> int:
     p, d = _instance(p, d)
     seq = _order(order, p.size)
     i, j = _positions(seq, i, j)
-    return int(_m.move_delta(p, d, seq, i, j))
+    return int(move_delta_nb(p, d, seq, i, j))
 
 
 def swap_delta(p, d, order, i, j) -> int:
@@ -127,7 +128,7 @@ def swap_delta(p, d, order, i, j) -> int:
     p, d = _instance(p, d)
     seq = _order(order, p.size)
     i, j = _positions(seq, i, j)
-    return int(_m.swap_delta(p, d, seq, i, j))
+    return int(swap_delta_nb(p, d, seq, i, j))
 
 
 def insertion_pass(p, d, order) -> tuple[np.ndarray, int]:
@@ -139,7 +140,7 @@ def insertion_pass(p, d, order) -> tuple[np.ndarray, int]:
     local optimum. From Python the result is a new array; in njit code ``order`` is changed in place.
     """
     p, d = _instance(p, d)
-    seq, total = _m.insertion_pass(p, d, _order(order, p.size, copy=True))
+    seq, total = insertion_pass_nb(p, d, _order(order, p.size, copy=True))
     return seq, int(total)
 
 
@@ -151,7 +152,7 @@ def adjacent_swap_pass(p, d, order) -> tuple[np.ndarray, int]:
     From Python the result is a new array; in njit code ``order`` is changed in place.
     """
     p, d = _instance(p, d)
-    seq, total = _m.adjacent_swap_pass(p, d, _order(order, p.size, copy=True))
+    seq, total = adjacent_swap_pass_nb(p, d, _order(order, p.size, copy=True))
     return seq, int(total)
 
 
@@ -164,7 +165,7 @@ def pairwise_swap_pass(p, d, order) -> tuple[np.ndarray, int]:
     ``order`` is changed in place.
     """
     p, d = _instance(p, d)
-    seq, total = _m.pairwise_swap_pass(p, d, _order(order, p.size, copy=True))
+    seq, total = pairwise_swap_pass_nb(p, d, _order(order, p.size, copy=True))
     return seq, int(total)
 
 
@@ -174,7 +175,7 @@ def mdd_order(p, d) -> np.ndarray:
     Ties go to the lowest job index: the same order as the MDD baseline (``evaluator.heuristics.mdd``).
     """
     p, d = _instance(p, d)
-    return _h.mdd(p, d)
+    return mdd_order_nb(p, d)
 
 
 def edd_order(p, d) -> np.ndarray:
@@ -183,7 +184,7 @@ def edd_order(p, d) -> np.ndarray:
     The same order as the EDD baseline (``evaluator.heuristics.edd``).
     """
     p, d = _instance(p, d)
-    return _h.edd(p, d)
+    return edd_order_nb(p, d)
 
 
 HELPERS = {
@@ -196,23 +197,30 @@ HELPERS = {
 
 
 def _register(wrapper, kernel) -> None:
+    from numba.extending import overload
+
     @overload(wrapper)
     def _impl(*args):
         return lambda *args: kernel(*args)
 
 
-for _w, _k in HELPERS.items():
-    _register(_w, _k)
+for _wrapper, _kernel in HELPERS.items():
+    _register(_wrapper, _kernel)
+del _wrapper, _kernel
 
 
 def signature(fn) -> str:
     """Return ``name(args) -> returns`` of a helper, as its source declares it."""
+    import inspect
+
     params = ", ".join(inspect.signature(fn).parameters)
     return f"{fn.__name__}({params}) -> {fn.__annotations__['return']}"
 
 
 def summary(fn) -> str:
     """Return the first paragraph of a helper's docstring on one line."""
+    import inspect
+
     return " ".join(inspect.getdoc(fn).split("\n\n")[0].split())
 
 
@@ -223,6 +231,8 @@ def describe() -> str:
 
 def warm() -> None:
     """Compile (or load from the cache) every kernel, for read-only and writable p and d."""
+    import inspect
+
     p = np.array([2, 1, 3], np.int64)
     d = np.array([1, 4, 2], np.int64)
     for ro in (False, True):
