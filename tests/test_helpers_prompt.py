@@ -56,8 +56,8 @@ def test_numba_is_explained_exactly_when_the_policy_allows_it(monkeypatch, numba
     assert ("@njit" in text) == numba == ("numba" in imports)
     if numba:
         for rule in ("lists of mixed types", "dicts of arbitrary keys", "lambdas or key= functions in sorted",
-                     "np.random.seed"):
-            assert rule in text
+                     "np.random.seed", "no cache=True"):
+            assert rule in " ".join(text.split())
     assert "\n\n\n" not in text and "\n\nYour program is scored" in text
 
 
