@@ -254,3 +254,31 @@ def test_describe_lists_each_helper_in_two_lines():
     public = [n for n in H.__all__ if not n.endswith("_nb")]
     assert [fn.__name__ for fn in H.HELPERS] == public
     assert [k.__name__ for k in H.HELPERS.values()] != [] and all(f"{n}_nb" in H.__all__ for n in public)
+
+
+def _descent(p, d):
+    """An LLM-style program built from the toolkit: MDD start, insertion and interchange descent."""
+    order = H.mdd_order(p, d)
+    best = H.total_tardiness(p, d, order)
+    while True:
+        order, _ = H.insertion_pass(p, d, order)
+        order, value = H.adjacent_swap_pass(p, d, order)
+        if value == best:
+            order, value = H.pairwise_swap_pass(p, d, order)
+            if value == best:
+                return order
+        best = value
+
+
+_descent_njit = njit(_descent)
+
+
+def test_the_same_program_gives_the_same_orders_compiled_and_in_python():
+    from evaluator.instances import generate
+
+    iset = generate(30, 2, seed=5)
+    for k in range(iset.count):
+        p, d = _readonly(*iset.get(k))
+        python = _descent(p, d)
+        assert _descent_njit(p, d).tolist() == python.tolist()
+        assert H.total_tardiness(p, d, python) <= H.total_tardiness(p, d, H.mdd_order(p, d))
