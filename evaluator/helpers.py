@@ -45,10 +45,10 @@ __all__ = [
 ]
 
 
-
 def _ints(a, name: str, copy: bool) -> np.ndarray:
-    """Return ``a`` as a 1-D C-contiguous int64 array: ``a`` itself when it is one (and may be read
-    by the kernels as it is), else a fresh copy; with ``copy``, always a fresh writable copy."""
+    """Return ``a`` as a 1-D C-contiguous int64 array: ``a`` itself if it is one already (a writable
+    one for an order: the kernels are warmed for read-only p and d only), else a converted copy; with
+    ``copy`` (the passes write into the order), always a fresh copy."""
     if (type(a) is np.ndarray and a.dtype == np.int64 and a.ndim == 1 and a.flags.c_contiguous
             and (a.flags.writeable or name != "order")):
         return a.copy() if copy else a
