@@ -363,8 +363,6 @@ def replay_run(run_dir: str | Path, out: str | Path | None = None, parts: Parts 
         transcript = orig.transcript_path
         cfg = load_config(orig.config_path)
         committed = Counter(h for (h,) in orig.query("SELECT request_hash FROM llm_calls"))
-        stops = [json.loads(d).get("samples", 0) for (d,) in orig.query(
-            "SELECT data FROM events WHERE kind = 'stop' ORDER BY id")]
     if status not in ("searched", "finished"):
         raise StoreError(f"{run_dir}: the run is {status}; finish it with `discover resume {run_dir}`"
                          " before replaying it")
@@ -377,17 +375,11 @@ def replay_run(run_dir: str | Path, out: str | Path | None = None, parts: Parts 
         source = out / "replay-source.jsonl"
         write_atomic(source, committed_exchanges(transcript, committed))
         transcript = source
-    # A session that stopped on a budget and was resumed with a larger one built its next prompts from
-    # more committed programs than one long session would: replay each session to its own stop.
-    total = max(1, counters.get("samples", 0))
-    budgets = sorted({s for s in stops if 0 < s < total}) + [total]
     cfg = cfg.replace(**{
         "run_dir": str(out), "llm.kind": "replay", "llm.model": cfg.llm.model or cfg.llm.kind,
-        "llm.transcript": str(transcript), "stopping.samples": budgets[0],
+        "llm.transcript": str(transcript), "stopping.samples": max(1, counters.get("samples", 0)),
         "stopping.wall_clock_s": 0.0, "champion.promote": False})
     report = start_run(cfg, parts, on_progress=on_progress)
-    for budget in budgets[1:]:
-        report = resume_run(out, {"stopping.samples": budget}, parts, on_progress)
     with RunStore.open(run_dir) as a, RunStore.open(out) as b:
         diff = compare_runs(a, b)
         count = b.scalar("SELECT COUNT(*) FROM programs")
