@@ -161,7 +161,7 @@ def finalists(store: RunStore, k: int) -> list[Any]:
 
 def _best_rows(store: RunStore, limit: int) -> list[Any]:
     ids = [r[0] for r in store.query(
-        "SELECT id FROM programs WHERE status = 'ok' AND operator NOT IN ('reset', 'migrate')"
+        "SELECT id FROM programs WHERE status = 'ok' AND operator NOT IN ('seed', 'reset', 'migrate')"
         " ORDER BY gap, id LIMIT ?", (limit,))]
     return [store.program(i) for i in ids]
 
@@ -202,8 +202,7 @@ def champion_step(store: RunStore, sandbox: Any, valid: InstanceSet, *, top_k: i
     ranked = sorted((r for r in rows if scores[f"#{r.id}"][0].ok),
                     key=lambda r: (scores[f"#{r.id}"][0].gap, r.gap, r.id))
     champ = ranked[0] if ranked else rows[0]
-    seed_names = {v: k for k, v in (store.get_state("seed_names") or {}).items()}
-    name = seed_names.get(champ.id) or f"{Path(str(meta.get('origin_run', 'run'))).name}-p{champ.id}"
+    name = f"{Path(str(meta.get('origin_run', 'run'))).name}-p{champ.id}"
     name = re.sub(r"[^A-Za-z0-9_.-]", "_", name)
     cs, cgaps = scores[f"#{champ.id}"]
     mdd = scores.get("ref:mdd", (None, None))[0]

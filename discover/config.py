@@ -46,7 +46,10 @@ class LLMConfig(_Section):
         description="requests in flight; also the determinism window (a prompt sees the population as it"
         " stood `concurrency` prompts earlier)",
     )
-    request_timeout_s: float = Field(120.0, gt=0.0, le=3600.0)
+    request_timeout_s: float = Field(120.0, gt=0.0, le=3600.0, description="seconds per HTTP request")
+    max_retries: int = Field(
+        4, ge=0, le=100, description="retries of a failed request (connection error, timeout,"
+        " 408/409/429/5xx) with exponential backoff")
     transcript: str = Field("", description="replay: the transcript.jsonl to serve answers from")
 
 
@@ -84,6 +87,10 @@ class SearchConfig(_Section):
     migration_period: int = Field(
         0, ge=0, le=10_000_000, description="samples between ring migrations of island bests; 0 = never")
     operators: OperatorWeights = Field(default_factory=OperatorWeights)
+    seeds: list[str] = Field(
+        ["edd", "spt", "mdd"], min_length=1,
+        description="the programs every island starts from: a name of archive/references/NAME.py, or the"
+        " path of a .py file defining the entry function (`discover run --seed-program FILE` adds one)")
 
 
 class EvaluationConfig(_Section):
@@ -114,6 +121,10 @@ class StoppingConfig(_Section):
     no_improvement: int = Field(0, ge=0, le=100_000_000, description="samples without a better program")
     invalid_streak: int = Field(
         200, ge=0, le=100_000_000, description="consecutive samples without a valid program")
+    llm_error_streak: int = Field(
+        5, ge=0, le=100_000_000,
+        description="consecutive LLM requests that failed after their retries (unreachable endpoint, HTTP"
+        " errors); the run stops with a non-zero exit")
 
 
 class ChampionConfig(_Section):
@@ -129,7 +140,10 @@ class Config(_Section):
     """Everything a run needs; ``discover config show`` prints it resolved."""
 
     seed: int = Field(1, ge=0, le=2**63 - 1)
-    run_dir: str = Field("", description="empty = runs/<date>-<time>-s<seed>")
+    run_dir: str = Field("", description="empty = runs/<date>-<time>-s<seed> (under the current directory)")
+    prompts: str = Field(
+        "", description="folder of prompt templates (system.txt, parent.txt, one per operator); empty ="
+        " $DISCOVER_PROMPTS if set, else the project's prompts/")
     llm: LLMConfig = Field(default_factory=LLMConfig)
     search: SearchConfig = Field(default_factory=SearchConfig)
     evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig)

@@ -13,6 +13,7 @@ import queue
 import time
 from collections.abc import Callable
 from concurrent.futures import Future
+from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,7 +22,7 @@ import numpy as np
 from discover.config import OPERATORS, Config
 from discover.fitness import Fitness, Score
 from discover.ledger import Ledger
-from discover.llm.base import ChatRequest
+from discover.llm.base import ChatRequest, TranscriptWriteError
 from discover.pipeline import (
     AST_LOCK,
     Evaluations,
@@ -34,7 +35,7 @@ from discover.pipeline import (
 )
 from discover.population import Population
 from discover.prompts import PARENTS_PER_OPERATOR, Parent, Templates
-from discover.store import PromptRow, RunStore
+from discover.store import PromptRow, RunStore, StoreError
 
 
 class RunError(RuntimeError):
@@ -141,7 +142,7 @@ class Controller:
             self._abort()
             self.stop_reason = "interrupted" if isinstance(e, KeyboardInterrupt) else "failed"
             error = "" if isinstance(e, KeyboardInterrupt) else f"{type(e).__name__}: {e}"
-            with self.store.transaction():  # memory may be ahead of the store: report what is committed
+            with suppress(StoreError), self.store.transaction():  # memory may be ahead of the store
                 committed = self.store.get_state("counters", {}).get("samples", 0)
                 self.store.set_state("status", self.stop_reason)
                 self.store.add_event(self.stop_reason, samples=committed, error=error)
@@ -176,7 +177,8 @@ class Controller:
 
     # --- start: seeds or restore ---------------------------------------------------------------
     def _seed(self) -> None:
-        futs = {name: self._submit(code) for name, code in self.seeds.items()}
+        # Seeds are scored on the whole set: the cascade is for candidates, and a seed is the yardstick.
+        futs = {name: self._submit(code, cascade=False) for name, code in self.seeds.items()}
         scores = {name: self._score(fut) for name, fut in futs.items()}
         for name, sc in scores.items():
             if not sc.ok:
@@ -242,6 +244,7 @@ class Controller:
             (st.dollars and c["cost"] >= st.dollars, "dollars"),
             (st.no_improvement and c["samples"] - c["best_sample"] >= st.no_improvement, "no_improvement"),
             (st.invalid_streak and c["invalid_streak"] >= st.invalid_streak, "invalid_streak"),
+            (st.llm_error_streak and c["llm_error_streak"] >= st.llm_error_streak, "llm_errors"),
             (st.wall_clock_s and time.perf_counter() - self.t0 >= st.wall_clock_s, "wall_clock"),
             (self.budget_hit, "llm_budget"),
             (self.replay_miss, "replay_miss"),
@@ -287,6 +290,8 @@ class Controller:
     def _on_reply(self, job: Job) -> None:
         try:
             job.outcome = job.llm_future.result()
+        except TranscriptWriteError as e:
+            raise RunError(f"{e}; the run stops (it could not be replayed)") from None
         except BaseException as e:  # noqa: BLE001 - run_request catches everything; belt and braces
             job.outcome = LLMOutcome(None, f"LLM stage failure: {e}", False, (), 0.0)
         if job.outcome.budget_exhausted:
@@ -299,10 +304,11 @@ class Controller:
     def _forget(self, job: Job) -> None:
         self.evaluations.forget([c.hash for c in job.outcome.candidates if c.hash])
 
-    def _submit(self, code: str) -> Future:
+    def _submit(self, code: str, cascade: bool = True) -> Future:
         with AST_LOCK:
             fut = self.sandbox.submit(code, self.train, entry=self.entry,
-                                      timeout_s=self.cfg.evaluation.timeout_s, cascade=self.cascade, seed=0)
+                                      timeout_s=self.cfg.evaluation.timeout_s,
+                                      cascade=self.cascade if cascade else None, seed=0)
         fut.add_done_callback(self._count_eval)
         return fut
 

@@ -20,7 +20,7 @@ from discover.store import ProgramRow, RunStore
 
 COPY_OPERATORS = ("reset", "migrate")
 COUNTERS = dict(samples=0, valid=0, tokens=0, cost=0.0, best_sample=0, invalid_streak=0, resets=0,
-                migrations=0, llm_errors=0)
+                migrations=0, llm_errors=0, llm_error_streak=0)
 
 
 def _fail(status: str, error: str) -> Score:
@@ -102,8 +102,12 @@ class Ledger:
             if res is not None:
                 c["tokens"] += res.prompt_tokens + res.completion_tokens
                 c["cost"] += float(res.cost_usd)
+                c["llm_error_streak"] = 0
             else:
                 c["llm_errors"] += 1
+                if not out.budget_exhausted:
+                    c["llm_error_streak"] += 1
+                    self.store.set_state("last_llm_error", out.error)
             by_index = {cand.index: cand for cand in out.candidates}
             for j in range(job.request.n):
                 self._candidate(job, j, by_index.get(j), out.error, score)

@@ -16,7 +16,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
-from discover.llm.base import BudgetExhausted, ChatRequest, ChatResult, LLMError
+from discover.llm.base import BudgetExhausted, ChatRequest, ChatResult, LLMError, TranscriptWriteError
 from discover.normalize import code_hash
 
 AST_LOCK = threading.RLock()
@@ -157,6 +157,8 @@ def run_request(llm: Any, request: ChatRequest, entry: str, extract: Extractor,
         return LLMOutcome(None, f"budget exhausted: {e}", True, (), time.perf_counter() - t0)
     except LLMError as e:
         return LLMOutcome(None, f"LLM error: {e}", False, (), time.perf_counter() - t0)
+    except TranscriptWriteError:
+        raise  # the run cannot go on without its record: the controller stops it
     except Exception as e:  # noqa: BLE001 - a broken backend must not kill the run; it is recorded
         return LLMOutcome(None, f"LLM backend failure: {type(e).__name__}: {e}", False, (),
                           time.perf_counter() - t0)

@@ -114,4 +114,6 @@ def test_a_garbage_only_llm_ends_with_a_clear_summary(config_file, tmp_path, mon
     assert "valid programs: 0 of" in out and "no_code" in out
     assert "no valid program came back from the LLM" in out
     assert "most common rejection: 'no code in the reply (prose only)'" in out
-    assert "champion: mdd" in out or "champion: edd" in out or "champion: spt" in out
+    assert "no champion: no valid program written by the LLM" in out and "champion: mdd" not in out
+    with RunStore.open(tmp_path / "g") as s:
+        assert s.get_state("champion") is None and s.get_state("status") == "finished"

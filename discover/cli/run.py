@@ -29,9 +29,12 @@ STOP_TEXT = {
     "no_improvement": "no improvement within the configured number of samples",
     "invalid_streak": "too many samples in a row without a valid program (is the LLM answering with code?)",
     "llm_budget": "the LLM layer's budget is exhausted",
+    "llm_errors": "the LLM requests kept failing (after their retries)",
     "replay_miss": "a request was not in the transcript (the replay diverged)",
 }
 EXPECTED = (ConfigError, StoreError, SetError, PromptError, RunError)
+FAILED_STOPS = ("llm_errors",)
+"""Stop reasons that mean the run could not do its work: the command exits with code 1."""
 
 
 def _gap(g: float | None) -> str:
@@ -127,6 +130,8 @@ def print_summary(rep: Any) -> None:
         console.print(f"  most common rejection: {reason!r} ({count}×)", highlight=False, soft_wrap=True)
     if rep.llm_errors:
         console.print(f"  LLM requests that failed: {rep.llm_errors}", highlight=False, soft_wrap=True)
+    if rep.last_llm_error and (rep.stop_reason in FAILED_STOPS or rep.valid == 0):
+        console.print(f"  last LLM error: {rep.last_llm_error}", highlight=False, soft_wrap=True)
     if rep.valid == 0:
         console.print("  no valid program came back from the LLM: nothing better than the seeds was found",
                       highlight=False, soft_wrap=True)
@@ -135,7 +140,10 @@ def print_summary(rep: Any) -> None:
     console.print(f"  tokens {rep.tokens:,}, cost ${rep.cost:.4f}; controller {rep.controller_ms:.2f} ms"
                   " per candidate", highlight=False, soft_wrap=True)
     ch = rep.champion
-    if ch:
+    if not ch:
+        console.print("no champion: no valid program written by the LLM (the seeds do not compete);"
+                      " nothing promoted", highlight=False, soft_wrap=True)
+    else:
         console.print(f"champion: {ch['name']} (program #{ch['program_id']}): validation gap"
                       f" {_gap(ch['valid_gap'])} vs MDD {_gap(ch['mdd_valid_gap'])}"
                       f" (training {_gap(ch['train_gap'])})", highlight=False, soft_wrap=True)
@@ -145,6 +153,12 @@ def print_summary(rep: Any) -> None:
                 "would be promoted (promotion disabled)" if dec["promoted"] else "not promoted")
             console.print(f"  vs the archive's best ({ch['reference']}, {_gap(ch['reference_gap'])}):"
                           f" {verdict}: {dec['reason']}", highlight=False, soft_wrap=True)
+
+
+def _finish(rep: Any) -> None:
+    print_summary(rep)
+    if rep.stop_reason in FAILED_STOPS:
+        raise typer.Exit(1)
 
 
 def _overrides(sets: list[str], **opts: Any) -> dict[str, Any]:
@@ -175,19 +189,26 @@ def register(app: typer.Typer) -> None:
         sets: list[str] = typer.Option(None, "--set", help=set_help),
         overwrite: bool = typer.Option(False, "--overwrite", help="Replace a run already in --run-dir."),
         live: bool = typer.Option(True, "--live/--quiet", help="Show the live view."),
+        seed_program: list[Path] = typer.Option(
+            None, "--seed-program", help="A .py file defining the entry function, added to the seeds every"
+            " island starts from (repeatable; config search.seeds lists them all)."),
+        prompts: Path = typer.Option(None, "--prompts", help="Folder of prompt templates (config prompts)."),
     ) -> None:
         """Run the search: seeds, islands, LLM samples, scoring, then the champion step."""
         from discover.runner import start_run
 
         over = _overrides(sets, **{"llm.kind": llm, "llm.model": model, "llm.base_url": base_url,
-                                   "stopping.samples": samples, "seed": seed, "run_dir": run_dir})
+                                   "stopping.samples": samples, "seed": seed, "run_dir": run_dir,
+                                   "prompts": str(prompts) if prompts else None})
         try:
             cfg = load_config(config, over)
+            if seed_program:
+                cfg = cfg.replace(**{"search.seeds": [*cfg.search.seeds, *(str(f) for f in seed_program)]})
         except ConfigError as e:
             raise UserError(str(e)) from None
         rep = _execute(lambda cb: start_run(cfg, overwrite=overwrite, on_progress=cb), live,
                        cfg.run_dir or "RUN_DIR")
-        print_summary(rep)
+        _finish(rep)
 
     @app.command("resume")
     def resume(
@@ -201,7 +222,7 @@ def register(app: typer.Typer) -> None:
 
         over = _overrides(sets, **{"stopping.samples": samples})
         rep = _execute(lambda cb: resume_run(run_dir, over or None, on_progress=cb), live, str(run_dir))
-        print_summary(rep)
+        _finish(rep)
 
     @app.command("replay")
     def replay(

@@ -60,6 +60,10 @@ class BudgetExhausted(LLMError):
     """A budget (calls, tokens, dollars) is spent: no new requests are sent."""
 
 
+class TranscriptWriteError(RuntimeError):
+    """The run's transcript cannot be written: the run must stop (it could not be replayed)."""
+
+
 class LLM(Protocol):
     """Anything that answers chat requests."""
 

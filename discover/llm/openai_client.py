@@ -91,6 +91,43 @@ class OpenAILLM:
             self._closed.set()
             self._client.close()
 
+    def preflight(self, model: str) -> None:
+        """Check, before a run's first sample, that the endpoint answers and serves ``model``.
+
+        One ``GET /models``; when it does not list the model (or the server has no such route), one
+        short chat request (``max_tokens`` 1). Raises LLMError with one line naming the URL, the model
+        and the cause.
+        """
+        where = f"model {model!r} at {self._where()}"
+        try:
+            listed = [m.id for m in self._client.models.list()]
+        except openai.APIStatusError as e:
+            if e.status_code in (401, 403):
+                raise LLMError(f"{where}: the server refused the API key (HTTP {e.status_code}:"
+                               f" {_message(e)})") from None
+            listed = []  # no /models route: ask the model itself
+        except openai.APITimeoutError:
+            raise LLMError(f"{where}: no answer within {self.settings.timeout_s:g} s") from None
+        except openai.APIConnectionError as e:
+            raise LLMError(f"{where}: cannot connect ({_cause(e)})") from None
+        except Exception:  # noqa: BLE001 - a body that is not a model list: ask the model instead
+            listed = []
+        if model in listed:
+            return
+        try:
+            self._client.chat.completions.create(
+                model=model, messages=[{"role": "user", "content": "Reply with OK."}], n=1,
+                **{self.settings.max_tokens_param: 1})
+        except openai.APIStatusError as e:
+            if e.status_code in _RETRY_STATUS or e.status_code >= 500:
+                return  # it answers; a busy or failing server is retried during the run
+            offered = f" (it lists: {', '.join(listed[:8])})" if listed else ""
+            raise LLMError(f"{where}: HTTP {e.status_code}: {_message(e)}{offered}") from None
+        except openai.APITimeoutError:
+            raise LLMError(f"{where}: no answer within {self.settings.timeout_s:g} s") from None
+        except openai.APIConnectionError as e:
+            raise LLMError(f"{where}: cannot connect ({_cause(e)})") from None
+
     def complete(self, request: ChatRequest) -> ChatResult:
         """Return ``request.n`` completions, or raise LLMError (BudgetExhausted once a budget is spent)."""
         price = price_for(self.settings.prices, request.model)
@@ -172,7 +209,7 @@ class OpenAILLM:
             except openai.APITimeoutError:
                 why = f"timed out after {s.timeout_s:g} s"
             except openai.APIConnectionError as e:
-                why = f"connection error ({e.__cause__ or e})"
+                why = f"connection error ({_cause(e)})"
             except _Malformed as e:
                 why = str(e)
             if attempt == s.max_retries:
@@ -196,6 +233,13 @@ def _parse(body: bytes) -> dict:
     if not isinstance(choices, list) or not choices or not all(isinstance(c, dict) for c in choices):
         raise _Malformed("the response has no choices")
     return data
+
+
+def _cause(e: BaseException) -> str:
+    """Return the innermost cause of a connection error (e.g. ``[Errno 111] Connection refused``)."""
+    while e.__cause__ is not None or e.__context__ is not None:
+        e = e.__cause__ or e.__context__
+    return str(e) or type(e).__name__
 
 
 def _message(e: openai.APIStatusError) -> str:

@@ -18,7 +18,7 @@ import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
-from discover.llm.base import LLM, BudgetExhausted, ChatRequest, ChatResult, LLMError
+from discover.llm.base import LLM, BudgetExhausted, ChatRequest, ChatResult, LLMError, TranscriptWriteError
 
 VERSION = 1
 
@@ -94,9 +94,13 @@ class RecordingLLM:
     def __init__(self, inner: LLM, path: str | os.PathLike[str]) -> None:
         self.inner = inner
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self._file = open(self.path, "a", encoding="utf-8")  # kept open; flushed per call
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._file = open(self.path, "a", encoding="utf-8")  # kept open; flushed per call
+        except OSError as e:
+            msg = f"{self.path}: cannot open the transcript: {e.strerror or e}"
+            raise TranscriptWriteError(msg) from None
 
     def complete(self, request: ChatRequest) -> ChatResult:
         """Call the wrapped backend and record the exchange, failures included."""
@@ -111,13 +115,19 @@ class RecordingLLM:
     def _append(self, record: dict) -> None:
         line = dumps_line(record)
         with self._lock:
-            self._file.write(line)
-            self._file.flush()
+            try:
+                self._file.write(line)
+                self._file.flush()
+            except (OSError, ValueError) as e:  # ValueError: the file was closed
+                raise TranscriptWriteError(f"{self.path}: cannot write the transcript: {e}") from None
 
     def close(self) -> None:
         """Close the transcript (and the wrapped backend if it can be closed)."""
         with self._lock:
-            self._file.close()
+            try:
+                self._file.close()
+            except OSError:
+                pass  # the write that failed was reported already
         close = getattr(self.inner, "close", None)
         if close:
             close()

@@ -4,7 +4,9 @@ Endpoints (a leading ``/v1`` is optional):
 
 * ``POST /v1/chat/completions``: an OpenAI chat request (``model``, ``messages``, ``n``,
   ``temperature``, ``max_tokens`` or ``max_completion_tokens``, ``seed``; no streaming) answered
-  with a ``chat.completion`` object including ``usage``. Any model name is accepted.
+  with a ``chat.completion`` object including ``usage``. Any model name is accepted, unless the
+  server was built with ``only_model=True``: then a request naming another model gets 404 with
+  code ``model_not_found``, as OpenAI and vLLM answer.
 * ``GET /v1/models``: one model, the served name.
 * ``POST /_faults``: queue faults, ``{"faults": [{"kind": K, "count": 1, "delay_s": 1.0,
   "retry_after": null}]}``. Each later chat request takes the next queued fault (first in, first
@@ -54,10 +56,11 @@ class MockServer:
 
     def __init__(
         self, backend: LLM, host: str = "127.0.0.1", port: int = 0, model: str = "offline",
-        ignore_n: bool = False, log=None,
+        ignore_n: bool = False, log=None, only_model: bool = False,
     ) -> None:
         self.backend = backend
         self.model = model
+        self.only_model = only_model  # answer 404 model_not_found for any other model name
         self.ignore_n = ignore_n  # answer one choice whatever n is asked, like some local servers
         self.log = log
         self._faults: deque[Fault] = deque()
@@ -217,6 +220,10 @@ class _Handler(BaseHTTPRequestHandler):
                 request = _request(json.loads(body), owner.ignore_n)
             except (ValueError, _BadRequest) as e:
                 self._error(400, f"bad request: {e}", "invalid_request_error")
+                return
+            if owner.only_model and request.model != owner.model:
+                self._error(404, f"The model `{request.model}` does not exist or you do not have access"
+                                 " to it.", "model_not_found")
                 return
             try:
                 result = owner.backend.complete(request)
