@@ -14,7 +14,7 @@ from typing import Any, Literal
 import tomli_w
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from discover.paths import ARCHIVE_DIR
+from discover.paths import ARCHIVE_DIR, user_archive_dir
 
 OPERATORS = ("versioned", "e1", "e2", "m1", "m2", "simplify")
 CLI_SOURCE = "command line"
@@ -132,7 +132,11 @@ class ChampionConfig(_Section):
 
     top_k: int = Field(5, ge=1, le=1000, description="best training programs re-scored on validation")
     alpha: float = Field(0.05, gt=0.0, lt=1.0, description="Wilcoxon significance level")
-    dir: str = Field(str(ARCHIVE_DIR / "champions"), description="where promoted champions are written")
+    dir: str = Field(
+        default_factory=lambda: str(user_archive_dir()),
+        description="the archive a run promotes into (champions/ inside; `discover run --archive DIR`);"
+        " default the user archive, $XDG_DATA_HOME/discover/archive or ~/.local/share/discover/archive."
+        " One without references/ is read on top of the shipped archive")
     promote: bool = Field(True, description="write a champion that beats the archive's best")
 
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from discover.archive.layers import CHAMPION_DIR, archive_folders
 from discover.champion import ChampionReport, archive_programs, champion_step, provenance_meta
 from discover.config import Config, ConfigError, load_config
 from discover.controller import Controller, Progress, RunError
@@ -24,7 +25,7 @@ from discover.fitness import load_scoring_set
 from discover.llm.base import TranscriptWriteError
 from discover.llm.recording import RecordingLLM
 from discover.normalize import rename
-from discover.prompts import load_templates, references_dir, seed_programs
+from discover.prompts import load_templates, seed_programs
 from discover.store import DB_FILE, RUN_FILES, TIME_COLUMNS, RunStore, StoreError, check_writable
 from evaluator.instances import write_atomic
 
@@ -315,11 +316,12 @@ def _champion(cfg: Config, store: RunStore, sandbox: Any, train: Any, valid: Any
             store.set_state("status", "finished")
         return None
     ev, ch = cfg.evaluation, cfg.champion
-    refs = _with_entry(archive_programs([references_dir(), Path(ch.dir)]), ev.entry)
+    refs = _with_entry(archive_programs(archive_folders(Path(ch.dir))), ev.entry)
     meta = provenance_meta(str(store.run_dir), cfg.llm.model or cfg.llm.kind, train, valid)
     timeout = ev.timeout_s * max(1.0, valid.count / max(1, train.count))
     rep = champion_step(store, sandbox, valid, top_k=ch.top_k, entry=ev.entry, timeout_s=timeout,
-                        references=refs, out_dir=Path(ch.dir), alpha=ch.alpha, promote=ch.promote, meta=meta)
+                        references=refs, out_dir=Path(ch.dir) / CHAMPION_DIR, alpha=ch.alpha,
+                        promote=ch.promote, meta=meta)
     with store.transaction():
         store.set_state("champion", rep.to_dict())
         store.add_event("champion", program=rep.program_id, valid_gap=rep.valid_gap,

@@ -69,7 +69,7 @@ def test_a_streak_of_failed_requests_stops_the_run_with_its_cause(cli, config_fi
             in text)
     assert "Server disconnected without sending a response" in text  # the cause, uncut
     assert "no champion" in text and "promoted to" not in text
-    assert not list((config_file.parent / "champions").glob("*.py"))
+    assert not list((config_file.parent / "champions").rglob("*.py"))
 
 
 # --- 2. cascade with the seeds; a failed start leaves nothing ----------------------------------------
@@ -184,7 +184,7 @@ def test_an_unwritable_transcript_stops_the_run_and_promotes_nothing(cli, config
     assert f"{run / 'transcript.jsonl'}: cannot write the transcript" in line and "No space left" in line
     with RunStore.open(run) as s:
         assert s.get_state("status") == "failed" and s.get_state("champion") is None
-    assert not list((config_file.parent / "champions").glob("*.py"))
+    assert not list((config_file.parent / "champions").rglob("*.py"))
 
 
 def test_an_unwritable_database_is_one_line(cli, config_file, tmp_path, monkeypatch):
@@ -202,4 +202,4 @@ def test_an_unwritable_database_is_one_line(cli, config_file, tmp_path, monkeypa
                          "--quiet")
     assert code == 2
     assert f"{run / 'run.sqlite'}: cannot write the run database: database or disk is full" in one_line(err)
-    assert not list((config_file.parent / "champions").glob("*.py"))
+    assert not list((config_file.parent / "champions").rglob("*.py"))

@@ -193,13 +193,17 @@ def register(app: typer.Typer) -> None:
             None, "--seed-program", help="A .py file defining the entry function, added to the seeds every"
             " island starts from (repeatable; config search.seeds lists them all)."),
         prompts: Path = typer.Option(None, "--prompts", help="Folder of prompt templates (config prompts)."),
+        archive: Path = typer.Option(
+            None, "--archive", help="The archive the champion is promoted into (config champion.dir; default"
+            " the user archive, $XDG_DATA_HOME/discover/archive)."),
     ) -> None:
         """Run the search: seeds, islands, LLM samples, scoring, then the champion step."""
         from discover.runner import start_run
 
         over = _overrides(sets, **{"llm.kind": llm, "llm.model": model, "llm.base_url": base_url,
                                    "stopping.samples": samples, "seed": seed, "run_dir": run_dir,
-                                   "prompts": str(prompts) if prompts else None})
+                                   "prompts": str(prompts) if prompts else None,
+                                   "champion.dir": str(archive) if archive else None})
         try:
             cfg = load_config(config, over)
             if seed_program:
