@@ -51,6 +51,8 @@ class RunReport:
     controller_ms: float
     champion: dict[str, Any] | None = None  # the champion step's record (see ChampionReport.to_dict)
     last_llm_error: str = ""  # the last failed LLM request's error, in full
+    usage_unknown: int = 0  # failed attempts whose usage the server did not report (billed, not counted)
+    usage_capped: int = 0  # answers whose reported usage was implausible and was capped
 
 
 @dataclass
@@ -347,7 +349,8 @@ def _report(store: RunStore, reason: str, elapsed: float, search: float, control
         best_id=best[0] if best else None, best_gap=best[1] if best else None, mdd_gap=mdd_gap,
         llm_errors=counters.get("llm_errors", 0), tokens=counters.get("tokens", 0),
         cost=counters.get("cost", 0.0), elapsed_s=elapsed, search_s=search, controller_ms=controller_ms,
-        champion=store.get_state("champion"), last_llm_error=store.get_state("last_llm_error") or "")
+        champion=store.get_state("champion"), last_llm_error=store.get_state("last_llm_error") or "",
+        usage_unknown=counters.get("usage_unknown", 0), usage_capped=counters.get("usage_capped", 0))
 
 
 COMPARED = ("llm_calls", "programs", "prompts")  # at equal prompt, the LLM call explains the most

@@ -137,8 +137,15 @@ def print_summary(rep: Any) -> None:
                       highlight=False, soft_wrap=True)
     console.print(f"  best training gap: {_gap(rep.best_gap)} (program #{rep.best_id});"
                   f" MDD {_gap(rep.mdd_gap)}", highlight=False, soft_wrap=True)
-    console.print(f"  tokens {rep.tokens:,}, cost ${rep.cost:.4f}; controller {rep.controller_ms:.2f} ms"
-                  " per candidate", highlight=False, soft_wrap=True)
+    unknown = (f" + the unknown usage of {rep.usage_unknown} failed attempt(s) the server did not report"
+               if rep.usage_unknown else "")
+    console.print(f"  tokens {rep.tokens:,}, cost ${rep.cost:.4f} (as billed, failed attempts included"
+                  f"{unknown}); controller {rep.controller_ms:.2f} ms per candidate", highlight=False,
+                  soft_wrap=True)
+    if rep.usage_capped:
+        console.print(f"  warning: {rep.usage_capped} answer(s) reported implausible token usage (more than"
+                      " the prompt's bytes or n × max_tokens); capped there (see the usage_capped events)",
+                      highlight=False, soft_wrap=True)
     ch = rep.champion
     if not ch:
         console.print("no champion: no valid program written by the LLM (the seeds do not compete);"

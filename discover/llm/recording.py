@@ -4,10 +4,11 @@ Each line (``"v": 1``) holds ``time`` (UTC, ISO 8601), ``request_hash`` (``reque
 ``sample_hashes`` (``request.key(i)`` per completion), ``model``, ``messages``, ``params`` (``n``,
 ``temperature``, ``max_tokens``, ``seed``), ``status`` (``ok``; ``error`` for a call that failed;
 ``budget`` for a request refused by a budget), ``completions``, ``usage`` (``prompt_tokens``,
-``completion_tokens``, ``total_tokens``, ``cost_usd``), ``latency_s``, ``response_model``, ``meta``
-and, unless ok, ``error``. Lines are appended under a lock and flushed per call, so a crash loses at
-most the line being written (readers skip a torn last line). No secret is ever written: requests
-carry none, and backends keep their keys to themselves.
+``completion_tokens``, ``total_tokens``, ``cost_usd``; for a failed call, what its attempts were billed
+and ``unknown_attempts``, those whose usage the server did not report), ``latency_s``,
+``response_model``, ``meta`` and, unless ok, ``error``. Lines are appended under a lock and flushed per
+call, so a crash loses at most the line being written (readers skip a torn last line). No secret is
+ever written: requests carry none, and backends keep their keys to themselves.
 """
 
 from __future__ import annotations
@@ -66,7 +67,9 @@ def error_record(request: ChatRequest, error: LLMError) -> dict:
         "status": "budget" if isinstance(error, BudgetExhausted) else "error",
         "error": str(error),
         "completions": [],
-        "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0, "cost_usd": 0.0},
+        "usage": {"prompt_tokens": error.prompt_tokens, "completion_tokens": error.completion_tokens,
+                  "total_tokens": error.prompt_tokens + error.completion_tokens, "cost_usd": error.cost_usd,
+                  "unknown_attempts": error.usage_unknown},  # what its failed attempts were billed
     }
 
 

@@ -14,7 +14,9 @@ Endpoints (a leading ``/v1`` is optional):
   ``"500"``, ``"503"``, any 4xx/5xx; ``retry_after`` seconds adds a ``Retry-After`` header),
   ``"slow"`` (sleep ``delay_s``, then answer normally), ``"truncated"`` (the normal answer cut in
   half, with a matching Content-Length), ``"garbage"`` (200 with a body that is not JSON),
-  ``"empty"`` (200 with JSON holding no choices), ``"drop"`` (close the connection unanswered).
+  ``"empty"`` (200 with JSON holding no choices, but the usage the work cost, as a billing server
+  reports it), ``"absurd_usage"`` (the normal answer claiming 10^15 tokens of each kind), ``"drop"``
+  (close the connection unanswered).
   ``DELETE /_faults`` clears the queue. In process, :meth:`MockServer.inject` does the same.
 * ``GET /_stats``: requests seen, completions served, faults served and pending, most requests
   in flight at once.
@@ -32,7 +34,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from discover.llm.base import LLM, ChatRequest, LLMError
 from discover.llm.replay import ReplayMiss
 
-_KINDS = ("slow", "truncated", "garbage", "empty", "drop")
+_KINDS = ("slow", "truncated", "garbage", "empty", "absurd_usage", "drop")
 
 
 @dataclass(frozen=True)
@@ -260,7 +262,11 @@ class _Handler(BaseHTTPRequestHandler):
         }
         kind = fault.kind if fault else None
         if kind == "empty":
-            payload = {"id": payload["id"], "object": "chat.completion", "choices": []}
+            payload = {"id": payload["id"], "object": "chat.completion", "choices": [],
+                       "usage": payload["usage"]}
+        elif kind == "absurd_usage":
+            payload["usage"] = {"prompt_tokens": 10**15, "completion_tokens": 10**15,
+                                "total_tokens": 2 * 10**15}
         data = json.dumps(payload).encode()
         if kind == "truncated":
             data = data[: len(data) // 2]
