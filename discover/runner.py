@@ -235,6 +235,11 @@ def resume_run(run_dir: str | Path, overrides: dict[str, Any] | None = None, par
     store = RunStore.open(run_dir)
     try:
         cfg = load_config(store.config_path, overrides)
+        drawn = store.get_state("counters", {}).get("samples", 0)
+        asked = (overrides or {}).get("stopping.samples")
+        if asked is not None and asked < drawn:
+            raise ConfigError(f"command line: --samples {asked} is below the {drawn} samples {run_dir} has"
+                              f" drawn already; give more than {drawn} to continue the search")
         session = _prepare(cfg, parts)
     except BaseException:
         store.close()

@@ -170,7 +170,8 @@ def diff_cmd(ctx: typer.Context, a: str = typer.Argument(..., metavar="A"),
 def add_cmd(ctx: typer.Context, file: Path = typer.Argument(..., metavar="FILE.py"),
             name: str = typer.Option(..., "--name", help="The champion's name (file champions/NAME.py)."),
             entry: str = typer.Option("schedule", "--entry", help="The function to call."),
-            timeout: float = typer.Option(DEFAULT_TIMEOUT_S, "--timeout", help="Seconds per stored set.")
+            timeout: float = typer.Option(DEFAULT_TIMEOUT_S, "--timeout",
+                                          help="CPU-time budget per stored set.")
             ) -> None:
     """Score a hand-written heuristic in the sandbox on the stored test sets, then archive it."""
     from discover.archive.promote import add_file
@@ -194,7 +195,8 @@ def promote_cmd(ctx: typer.Context, run_dir: Path = typer.Argument(..., metavar=
                 name: str = typer.Option(None, "--name", help="Champion name (default: <run>-p<id>)."),
                 force: bool = typer.Option(False, "--force", help="Archive it even if not better."),
                 alpha: float = typer.Option(None, "--alpha", help="Significance level (default: the run's)."),
-                timeout: float = typer.Option(DEFAULT_TIMEOUT_S, "--timeout", help="Seconds per set.")
+                timeout: float = typer.Option(DEFAULT_TIMEOUT_S, "--timeout",
+                                         help="CPU-time budget per stored set.")
                 ) -> None:
     """Promote a run's program: validation test against the archive's best, then test-set scores."""
     from discover.archive.promote import promote_program
@@ -216,7 +218,8 @@ def index_cmd(ctx: typer.Context,
               everything: bool = typer.Option(False, "--all", help="Re-score every entry, not only stale."),
               verify: bool = typer.Option(True, "--verify/--no-verify",
                                           help="Check each reference file against its numba twin."),
-              timeout: float = typer.Option(DEFAULT_TIMEOUT_S, "--timeout", help="Seconds per set.")) -> None:
+              timeout: float = typer.Option(DEFAULT_TIMEOUT_S, "--timeout",
+                                         help="CPU-time budget per stored set.")) -> None:
     """Score the entries missing from index.json or stale there, on the stored test sets."""
     from discover.archive.lineage import champion_lineage
     from discover.archive.scoring import require_sets

@@ -15,11 +15,14 @@ from rich.live import Live
 from rich.table import Table
 
 from discover.cli.common import UserError, console
-from discover.config import ConfigError, load_config, parse_assignment
+from discover.config import Config, ConfigError, load_config, parse_assignment
 from discover.controller import Progress, RunError
 from discover.fitness import SetError
+from discover.paths import PROMPTS_DIR
 from discover.prompts import PromptError
 from discover.store import StoreError
+
+D = Config()  # the defaults, shown in --help
 
 STOP_TEXT = {
     "samples": "the sample budget is spent",
@@ -187,22 +190,29 @@ def register(app: typer.Typer) -> None:
     @app.command("run")
     def run(
         config: Path = typer.Option(None, "--config", help="TOML config file (defaults otherwise)."),
-        llm: str = typer.Option(None, "--llm", help="LLM backend: offline, openai or replay."),
-        model: str = typer.Option(None, "--model", help="Model name."),
-        base_url: str = typer.Option(None, "--base-url", help="OpenAI-compatible endpoint."),
-        samples: int = typer.Option(None, "--samples", help="Sample budget."),
-        seed: int = typer.Option(None, "--seed", help="Random seed of the run."),
-        run_dir: str = typer.Option(None, "--run-dir", help="Run directory (default runs/<date>-s<seed>)."),
+        llm: str = typer.Option(None, "--llm", help="LLM backend: offline, openai or replay (llm.kind).",
+                                show_default=D.llm.kind),
+        model: str = typer.Option(None, "--model", help="Model name (llm.model).",
+                                  show_default=D.llm.model or "the backend's default"),
+        base_url: str = typer.Option(None, "--base-url", help="OpenAI-compatible endpoint (llm.base_url).",
+                                     show_default=D.llm.base_url or "the SDK's, api.openai.com"),
+        samples: int = typer.Option(None, "--samples", help="Sample budget (stopping.samples).",
+                                    show_default=str(D.stopping.samples)),
+        seed: int = typer.Option(None, "--seed", help="Random seed of the run (seed).",
+                                 show_default=str(D.seed)),
+        run_dir: str = typer.Option(None, "--run-dir", help="Run directory (run_dir).",
+                                    show_default="runs/<date>-<time>-s<seed>, e.g. runs/20261201-182433-s1"),
         sets: list[str] = typer.Option(None, "--set", help=set_help),
         overwrite: bool = typer.Option(False, "--overwrite", help="Replace a run already in --run-dir."),
         live: bool = typer.Option(True, "--live/--quiet", help="Show the live view."),
         seed_program: list[Path] = typer.Option(
             None, "--seed-program", help="A .py file defining the entry function, added to the seeds every"
             " island starts from (repeatable; config search.seeds lists them all)."),
-        prompts: Path = typer.Option(None, "--prompts", help="Folder of prompt templates (config prompts)."),
+        prompts: Path = typer.Option(None, "--prompts", help="Folder of prompt templates (config prompts).",
+                                     show_default=str(PROMPTS_DIR)),
         archive: Path = typer.Option(
-            None, "--archive", help="The archive the champion is promoted into (config champion.dir; default"
-            " the user archive, $XDG_DATA_HOME/discover/archive)."),
+            None, "--archive", help="The archive the champion is promoted into (config champion.dir).",
+            show_default="the user archive, $XDG_DATA_HOME/discover/archive or ~/.local/share/…"),
     ) -> None:
         """Run the search: seeds, islands, LLM samples, scoring, then the champion step."""
         from discover.runner import start_run
@@ -257,10 +267,12 @@ def register(app: typer.Typer) -> None:
     def show(
         config: Path = typer.Option(None, "--config", help="TOML config file."),
         sets: list[str] = typer.Option(None, "--set", help=set_help),
+        describe: bool = typer.Option(True, "--describe/--plain",
+                                      help="Comment each field with its description and allowed range."),
     ) -> None:
-        """Print the resolved configuration as TOML."""
+        """Print the resolved configuration as TOML, every field described."""
         try:
             cfg = load_config(config, _overrides(sets))
         except ConfigError as e:
             raise UserError(str(e)) from None
-        typer.echo(cfg.to_toml(), nl=False)
+        typer.echo(cfg.describe() if describe else cfg.to_toml(), nl=False)
