@@ -343,7 +343,7 @@ def _report(store: RunStore, reason: str, elapsed: float, search: float, control
         "SELECT status, COUNT(*) FROM programs WHERE sample IS NOT NULL GROUP BY status ORDER BY status"))
     reasons: Counter[str] = Counter()
     for (err,) in store.query("SELECT error FROM programs WHERE sample IS NOT NULL AND status != 'ok'"):
-        reasons[err.split("\n")[0][:120]] += 1
+        reasons[err.split("\n")[0]] += 1  # the first line, uncut
     rows = store.query("SELECT id, gap FROM programs WHERE status = 'ok' ORDER BY gap, id LIMIT 1")
     best = rows[0] if rows else None
     mdd = (store.get_state("seed_names") or {}).get("mdd")

@@ -56,6 +56,18 @@ def test_a_model_the_server_does_not_have_fails_before_anything_is_written(cli, 
     assert not run.exists()
 
 
+def test_an_endpoint_that_never_answers_fails_the_preflight_in_its_time(cli, config_file, tmp_path):
+    with socket.socket() as mute:  # accepts connections (the backlog) but never answers
+        mute.bind(("127.0.0.1", 0))
+        mute.listen(8)
+        url = f"http://127.0.0.1:{mute.getsockname()[1]}/v1"
+        code, out, err = cli("run", "--config", str(config_file), *OPENAI, "--model", "m", "--base-url", url,
+                             "--run-dir", str(tmp_path / "r"), "--set", "llm.request_timeout_s=1")
+    assert code == 2
+    assert f"model 'm' at {url}: no answer within 1 s" in one_line(err)
+    assert not (tmp_path / "r").exists()
+
+
 def test_a_streak_of_failed_requests_stops_the_run_with_its_cause(cli, config_file, tmp_path):
     with MockServer(OfflineLLM(), model="m") as srv:
         srv.inject("drop", count=1000)  # every chat request: the connection closes unanswered

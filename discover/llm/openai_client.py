@@ -26,6 +26,7 @@ from discover.llm.accounting import Budget, Ledger, Price, Spend, price_for
 from discover.llm.base import ChatRequest, ChatResult, LLMError
 
 _RETRY_STATUS = frozenset({408, 409, 429})
+PREFLIGHT_TIMEOUT_S = 30.0  # the check before a run waits at most this long (or llm.request_timeout_s)
 
 
 @dataclass(frozen=True)
@@ -118,15 +119,17 @@ class OpenAILLM:
         and the cause.
         """
         where = f"model {model!r} at {self._where()}"
+        wait = min(self.settings.timeout_s, PREFLIGHT_TIMEOUT_S)
+        client = self._client.with_options(timeout=wait)
         try:
-            listed = [m.id for m in self._client.models.list()]
+            listed = [m.id for m in client.models.list()]
         except openai.APIStatusError as e:
             if e.status_code in (401, 403):
                 raise LLMError(f"{where}: the server refused the API key (HTTP {e.status_code}:"
                                f" {_message(e)})") from None
             listed = []  # no /models route: ask the model itself
         except openai.APITimeoutError:
-            raise LLMError(f"{where}: no answer within {self.settings.timeout_s:g} s") from None
+            raise LLMError(f"{where}: no answer within {wait:g} s") from None
         except openai.APIConnectionError as e:
             raise LLMError(f"{where}: cannot connect ({_cause(e)})") from None
         except Exception:  # noqa: BLE001 - a body that is not a model list: ask the model instead
@@ -134,7 +137,7 @@ class OpenAILLM:
         if model in listed:
             return
         try:
-            self._client.chat.completions.create(
+            client.chat.completions.create(
                 model=model, messages=[{"role": "user", "content": "Reply with OK."}], n=1,
                 **{self.settings.max_tokens_param: 1})
         except openai.APIStatusError as e:
@@ -143,7 +146,7 @@ class OpenAILLM:
             offered = f" (it lists: {', '.join(listed[:8])})" if listed else ""
             raise LLMError(f"{where}: HTTP {e.status_code}: {_message(e)}{offered}") from None
         except openai.APITimeoutError:
-            raise LLMError(f"{where}: no answer within {self.settings.timeout_s:g} s") from None
+            raise LLMError(f"{where}: no answer within {wait:g} s") from None
         except openai.APIConnectionError as e:
             raise LLMError(f"{where}: cannot connect ({_cause(e)})") from None
 
