@@ -82,12 +82,17 @@ class Controller:
         ``extract_code(reply, entry)`` returning an object with ``code``, ``description``, ``reason``.
     cascade
         Passed to ``sandbox.submit`` (None: score the whole training set).
+    barriers
+        Sample counts at which an earlier session of the run ended on a budget and was resumed: a
+        replay builds no prompt past one until everything before it is committed, as the resumed run
+        did, so it asks the very same requests.
     """
 
     def __init__(self, config: Config, store: RunStore, llm: Any, sandbox: Any, train: Any,
                  templates: Templates, seeds: dict[str, str], extract: Callable,
                  cascade: Any = None,
-                 on_progress: Callable[[Progress], None] | None = None) -> None:
+                 on_progress: Callable[[Progress], None] | None = None,
+                 barriers: tuple[int, ...] = ()) -> None:
         self.cfg = config
         self.store = store
         self.llm = llm
@@ -111,6 +116,7 @@ class Controller:
         self.jobs: dict[int, Job] = {}
         self.events: queue.SimpleQueue = queue.SimpleQueue()
         self.next_build = self.next_commit = self.samples_built = 0
+        self.barriers = tuple(sorted(b for b in barriers if 0 < b < config.stopping.samples))
         self.stop_reason: str | None = None
         self.budget_hit = False
         self.replay_miss = False
@@ -251,8 +257,14 @@ class Controller:
         )
         return next((reason for hit, reason in checks if hit), None)
 
+    def _limit(self) -> int:
+        """Return the sample count the next prompt may reach: the next session boundary, else the budget."""
+        return next((b for b in self.barriers if b > self.samples_built), self.cfg.stopping.samples)
+
     def _fill(self) -> None:
         while self.stop_reason is None and self.next_build < self.next_commit + self.window:
+            if self.samples_built in self.barriers and self.next_commit < self.next_build:
+                return  # a session ended here: wait until all of it is committed
             self.stop_reason = self._stop_check()
             if self.stop_reason is None:
                 self._build()
@@ -267,7 +279,7 @@ class Controller:
         with AST_LOCK:
             messages = self.templates.messages(op, shown, self.entry, self.train.n)
         lc = self.cfg.llm
-        n = min(lc.samples_per_prompt, self.cfg.stopping.samples - self.samples_built)
+        n = min(lc.samples_per_prompt, self._limit() - self.samples_built)
         request = ChatRequest(model=lc.model or lc.kind, messages=messages, n=n, temperature=lc.temperature,
                               max_tokens=lc.max_tokens, seed=seed)
         job = Job(k, island, op, tuple(m.id for m in parents), request, self.samples_built)

@@ -182,10 +182,12 @@ def _prepare(cfg: Config, parts: Parts | None) -> _Session:
 
 
 def start_run(cfg: Config, parts: Parts | None = None, overwrite: bool = False,
-              on_progress: Callable[[Progress], None] | None = None) -> RunReport:
+              on_progress: Callable[[Progress], None] | None = None,
+              barriers: tuple[int, ...] = ()) -> RunReport:
     """Create the run directory and run the search and the champion step to the end.
 
     Inputs, the LLM and the sandbox are set up first: a bad one fails before anything is written.
+    ``barriers``: see ``Controller`` (a replay of a run resumed with a larger budget).
     """
     run_dir = (Path(cfg.run_dir) if cfg.run_dir else default_run_dir(cfg.seed)).resolve()
     cfg = _absolute(cfg, run_dir)
@@ -200,7 +202,7 @@ def start_run(cfg: Config, parts: Parts | None = None, overwrite: bool = False,
         _discard_unstarted(run_dir, existed)
         raise
     try:
-        return _drive(session, store, on_progress)
+        return _drive(session, store, on_progress, barriers)
     except BaseException:
         _discard_unstarted(run_dir, existed)
         raise
@@ -287,7 +289,8 @@ def _check_inputs(cfg: Config) -> None:
                               " `discover baselines build`, or point the field at a set with optima)")
 
 
-def _drive(session: _Session, store: RunStore, on_progress: Callable[[Progress], None] | None) -> RunReport:
+def _drive(session: _Session, store: RunStore, on_progress: Callable[[Progress], None] | None,
+           barriers: tuple[int, ...] = ()) -> RunReport:
     t0 = time.perf_counter()
     cfg, parts, ev = session.cfg, session.parts, session.cfg.evaluation
     try:
@@ -300,7 +303,7 @@ def _drive(session: _Session, store: RunStore, on_progress: Callable[[Progress],
             cascade = parts.cascade_type(subset=ev.cascade_subset, threshold=ev.cascade_threshold)
         seeds = _with_entry(seed_programs(cfg.search.seeds), ev.entry)
         ctl = Controller(cfg, store, llm, parts.sandbox, session.train, load_templates(cfg.prompts), seeds,
-                         parts.extract, cascade, on_progress)
+                         parts.extract, cascade, on_progress, barriers)
         reason = ctl.run()
         prog = ctl.progress()
         if store.get_state("status") != "finished":
@@ -432,6 +435,8 @@ def replay_run(run_dir: str | Path, out: str | Path | None = None, parts: Parts 
         transcript = orig.transcript_path
         cfg = load_config(orig.config_path)
         committed = Counter(h for (h,) in orig.query("SELECT request_hash FROM llm_calls"))
+        stops = [json.loads(d).get("samples", 0) for (d,) in orig.query(
+            "SELECT data FROM events WHERE kind = 'stop' ORDER BY id")]
     if status not in ("searched", "finished"):
         raise StoreError(f"{run_dir}: the run is {status}; finish it with `discover resume {run_dir}`"
                          " before replaying it")
@@ -454,7 +459,7 @@ def replay_run(run_dir: str | Path, out: str | Path | None = None, parts: Parts 
             "run_dir": str(out), "llm.kind": "replay", "llm.model": cfg.llm.model or cfg.llm.kind,
             "llm.transcript": str(transcript), "stopping.samples": max(1, counters.get("samples", 0)),
             "stopping.wall_clock_s": 0.0, "champion.promote": False})
-        report = start_run(cfg, parts, on_progress=on_progress)
+        report = start_run(cfg, parts, on_progress=on_progress, barriers=tuple(stops[:-1]))
     except BaseException:
         if not existed and not (out / DB_FILE).exists():
             shutil.rmtree(out, ignore_errors=True)

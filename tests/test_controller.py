@@ -200,6 +200,20 @@ def wait_for_samples(db: Path, at_least: int, proc: subprocess.Popen, limit_s: f
     raise AssertionError("the run made no progress")
 
 
+def test_a_run_resumed_with_a_larger_budget_replays_identically(sets, tmp_path, sandbox):
+    cfg = config(sets, tmp_path, "grown", **{"stopping.samples": 30})  # the last prompt asks for 2, not 4
+    start_run(cfg, Parts(sandbox=sandbox))
+    rep = resume_run(tmp_path / "grown", {"stopping.samples": 62}, Parts(sandbox=sandbox))
+    assert rep.samples == 62
+    again = replay_run(tmp_path / "grown", tmp_path / "grown-replay", Parts(sandbox=sandbox))
+    assert again.divergence is None and again.programs == rep_programs(tmp_path / "grown")
+
+
+def rep_programs(run_dir: Path) -> int:
+    with RunStore.open(run_dir) as s:
+        return s.scalar("SELECT COUNT(*) FROM programs")
+
+
 def test_sigkill_then_resume_equals_an_uninterrupted_run(reference_run, sets, sandbox):
     tmp, _ = reference_run
     cfg = tmp / "kill.toml"

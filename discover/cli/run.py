@@ -112,8 +112,11 @@ def _execute(fn: Callable[[Callable[[Progress], None]], Any], live: bool, run_di
         with _interruptible(), _live(live) as cb:
             return fn(cb)
     except KeyboardInterrupt:
-        console.print(f"interrupted: work in flight cancelled, store closed; continue with"
-                      f" `discover resume {run_dir}`", highlight=False, soft_wrap=True)
+        if (Path(run_dir) / "run.sqlite").is_file():
+            console.print(f"interrupted: work in flight cancelled, store closed; continue with"
+                          f" `discover resume {run_dir}`", highlight=False, soft_wrap=True)
+        else:
+            console.print("interrupted before the run started: nothing was kept", highlight=False)
         raise typer.Exit(130) from None
     except EXPECTED as e:
         raise UserError(str(e)) from None
@@ -215,7 +218,7 @@ def register(app: typer.Typer) -> None:
             show_default="the user archive, $XDG_DATA_HOME/discover/archive or ~/.local/share/…"),
     ) -> None:
         """Run the search: seeds, islands, LLM samples, scoring, then the champion step."""
-        from discover.runner import start_run
+        from discover.runner import default_run_dir, start_run
 
         over = _overrides(sets, **{"llm.kind": llm, "llm.model": model, "llm.base_url": base_url,
                                    "stopping.samples": samples, "seed": seed, "run_dir": run_dir,
@@ -225,10 +228,11 @@ def register(app: typer.Typer) -> None:
             cfg = load_config(config, over)
             if seed_program:
                 cfg = cfg.replace(**{"search.seeds": [*cfg.search.seeds, *(str(f) for f in seed_program)]})
+            if not cfg.run_dir:
+                cfg = cfg.replace(run_dir=str(default_run_dir(cfg.seed)))
         except ConfigError as e:
             raise UserError(str(e)) from None
-        rep = _execute(lambda cb: start_run(cfg, overwrite=overwrite, on_progress=cb), live,
-                       cfg.run_dir or "RUN_DIR")
+        rep = _execute(lambda cb: start_run(cfg, overwrite=overwrite, on_progress=cb), live, cfg.run_dir)
         _finish(rep)
 
     @app.command("resume")
