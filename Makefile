@@ -22,11 +22,15 @@ test: setup lint
 test-fast: setup
 	$(BIN)/pytest -q -m "not slow"
 
+# The run promotes into the user archive ($$XDG_DATA_HOME/discover/archive), never into archive/.
 run: setup
-	$(BIN)/discover run --seed 1 --run-dir runs/demo --overwrite
-	$(BIN)/discover archive index
-	$(BIN)/discover report runs/demo -o runs/demo/report.html
-	$(BIN)/discover archive list
+	@before="$$(git status --porcelain --untracked-files=all archive/ 2>/dev/null)"; \
+	$(BIN)/discover run --seed 1 --run-dir runs/demo --overwrite && \
+	$(BIN)/discover archive index && \
+	$(BIN)/discover report runs/demo -o runs/demo/report.html && \
+	$(BIN)/discover archive list && \
+	after="$$(git status --porcelain --untracked-files=all archive/ 2>/dev/null)" && \
+	{ [ "$$before" = "$$after" ] || { echo "error: make run changed archive/:"; echo "$$after"; exit 1; }; }
 
 bench: setup
 	$(BIN)/python bench/run_all.py

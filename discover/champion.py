@@ -18,13 +18,19 @@ from scipy.stats import wilcoxon
 
 from discover import provenance
 from discover.fitness import Fitness, Score
-from discover.paths import ARCHIVE_DIR
+from discover.paths import user_archive_dir
 from discover.pipeline import AST_LOCK
 from discover.store import RunStore
 from evaluator import EVALUATOR_VERSION
 from evaluator.instances import InstanceSet, write_atomic
 
-DEFAULT_CHAMPIONS = ARCHIVE_DIR / "champions"
+
+def run_label(run_dir: str | Path) -> str:
+    """Return how a champion's header names its run: the path relative to the current directory when
+    the run lies under it (``runs/demo``), else the run folder's name; never an absolute path."""
+    path = Path(run_dir).absolute()
+    cwd = Path.cwd()
+    return str(path.relative_to(cwd)) if path.is_relative_to(cwd) else path.name
 
 
 @dataclass(frozen=True)
@@ -49,7 +55,7 @@ def _clean_pairs(a: Any, b: Any) -> tuple[np.ndarray, np.ndarray]:
 
 
 def promote_candidate(code: str, candidate_gaps: Any, reference_gaps: Any, *, meta: Mapping[str, Any],
-                      reference: str = "the archive's best", out_dir: str | Path = DEFAULT_CHAMPIONS,
+                      reference: str = "the archive's best", out_dir: str | Path | None = None,
                       alpha: float = 0.05, write: bool = True) -> Decision:
     """Decide whether a candidate beats the reference; if so (and ``write``), write it as a champion file.
 
@@ -64,7 +70,7 @@ def promote_candidate(code: str, candidate_gaps: Any, reference_gaps: Any, *, me
     reference
         What the reference is, for the reason text.
     out_dir
-        Folder of champion files; the file is ``<name>.py``.
+        Folder of champion files (default: the user archive's ``champions/``); the file is ``<name>.py``.
     alpha
         Significance level of the one-sided test (candidate gaps smaller).
     """
@@ -91,7 +97,7 @@ def promote_candidate(code: str, candidate_gaps: Any, reference_gaps: Any, *, me
             raise ValueError(f"champion name {name!r} must use letters, digits, '_', '.' or '-' only")
         full = dict(meta) | {"valid_gap": round(cg, 6), "reference": reference, "reference_gap": round(rg, 6),
                              "p_value": p, "pairs": int(cand.size)}
-        path = Path(out_dir) / f"{name}.py"
+        path = Path(out_dir or user_archive_dir() / "champions") / f"{name}.py"
         write_atomic(path, provenance.render(full, code))
     return Decision(True, reason, cg, rg, p, int(cand.size), path)
 
@@ -161,7 +167,7 @@ def finalists(store: RunStore, k: int) -> list[Any]:
 
 def _best_rows(store: RunStore, limit: int) -> list[Any]:
     ids = [r[0] for r in store.query(
-        "SELECT id FROM programs WHERE status = 'ok' AND operator NOT IN ('reset', 'migrate')"
+        "SELECT id FROM programs WHERE status = 'ok' AND operator NOT IN ('seed', 'reset', 'migrate')"
         " ORDER BY gap, id LIMIT ?", (limit,))]
     return [store.program(i) for i in ids]
 
@@ -202,8 +208,7 @@ def champion_step(store: RunStore, sandbox: Any, valid: InstanceSet, *, top_k: i
     ranked = sorted((r for r in rows if scores[f"#{r.id}"][0].ok),
                     key=lambda r: (scores[f"#{r.id}"][0].gap, r.gap, r.id))
     champ = ranked[0] if ranked else rows[0]
-    seed_names = {v: k for k, v in (store.get_state("seed_names") or {}).items()}
-    name = seed_names.get(champ.id) or f"{Path(str(meta.get('origin_run', 'run'))).name}-p{champ.id}"
+    name = f"{Path(str(meta.get('origin_run', 'run'))).name}-p{champ.id}"
     name = re.sub(r"[^A-Za-z0-9_.-]", "_", name)
     cs, cgaps = scores[f"#{champ.id}"]
     mdd = scores.get("ref:mdd", (None, None))[0]
@@ -223,7 +228,7 @@ def champion_step(store: RunStore, sandbox: Any, valid: InstanceSet, *, top_k: i
 
 def provenance_meta(run: str, model: str, train: InstanceSet, valid: InstanceSet) -> dict[str, Any]:
     """Return the header fields every champion of a run shares."""
-    return {"origin_run": run, "model": model,
+    return {"origin_run": run_label(run), "model": model,
             "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "evaluator_version": EVALUATOR_VERSION, "evaluator_sha256": evaluator_digest(),
             "sets": {"train": {"name": train.name, "sha256": train.sha256(), "instances": train.count},

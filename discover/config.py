@@ -14,7 +14,7 @@ from typing import Any, Literal
 import tomli_w
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from discover.paths import ARCHIVE_DIR
+from discover.paths import ARCHIVE_DIR, user_archive_dir
 
 OPERATORS = ("versioned", "e1", "e2", "m1", "m2", "simplify")
 CLI_SOURCE = "command line"
@@ -31,14 +31,17 @@ class _Section(BaseModel):
 class LLMConfig(_Section):
     """Which model answers, how it is asked, and what it costs."""
 
-    kind: Literal["offline", "openai", "replay"] = "offline"
+    kind: Literal["offline", "openai", "replay"] = Field(
+        "offline", description="offline (the built-in stand-in), openai (any OpenAI-compatible endpoint) or"
+        " replay (answers from a transcript)")
     model: str = Field("", description="model name; empty = the backend's default")
     base_url: str = Field("", description="OpenAI-compatible endpoint; empty = the SDK default")
     api_key_env: str = Field("OPENAI_API_KEY", description="environment variable holding the API key")
     price_prompt_per_mtok: float = Field(
         0.0, ge=0.0, le=10_000.0, description="USD per million prompt tokens")
-    price_completion_per_mtok: float = Field(0.0, ge=0.0, le=10_000.0)
-    temperature: float = Field(1.0, ge=0.0, le=2.0)
+    price_completion_per_mtok: float = Field(
+        0.0, ge=0.0, le=10_000.0, description="USD per million completion tokens")
+    temperature: float = Field(1.0, ge=0.0, le=2.0, description="sampling temperature of the LLM")
     samples_per_prompt: int = Field(4, ge=1, le=32, description="completions asked for in each request")
     max_tokens: int = Field(2048, ge=16, le=200_000, description="completion tokens per sample")
     concurrency: int = Field(
@@ -46,7 +49,10 @@ class LLMConfig(_Section):
         description="requests in flight; also the determinism window (a prompt sees the population as it"
         " stood `concurrency` prompts earlier)",
     )
-    request_timeout_s: float = Field(120.0, gt=0.0, le=3600.0)
+    request_timeout_s: float = Field(120.0, gt=0.0, le=3600.0, description="seconds per HTTP request")
+    max_retries: int = Field(
+        4, ge=0, le=100, description="retries of a failed request (connection error, timeout,"
+        " 408/409/429/5xx) with exponential backoff")
     transcript: str = Field("", description="replay: the transcript.jsonl to serve answers from")
 
 
@@ -74,7 +80,7 @@ class OperatorWeights(_Section):
 class SearchConfig(_Section):
     """Islands, clusters, parent sampling, resets and migration."""
 
-    islands: int = Field(10, ge=1, le=1000)
+    islands: int = Field(10, ge=1, le=1000, description="independent sub-populations, each seeded alike")
     temperature_init: float = Field(
         1.0, gt=0.0, le=1000.0, description="softmax temperature over cluster gaps, in gap %-points")
     temperature_period: int = Field(
@@ -84,36 +90,51 @@ class SearchConfig(_Section):
     migration_period: int = Field(
         0, ge=0, le=10_000_000, description="samples between ring migrations of island bests; 0 = never")
     operators: OperatorWeights = Field(default_factory=OperatorWeights)
+    seeds: list[str] = Field(
+        ["edd", "spt", "mdd"], min_length=1,
+        description="the programs every island starts from: a name of archive/references/NAME.py, or the"
+        " path of a .py file defining the entry function (`discover run --seed-program FILE` adds one)")
 
 
 class EvaluationConfig(_Section):
     """Where candidates are scored and how."""
 
-    train_set: str = str(ARCHIVE_DIR / "baselines" / "train_n25.json")
-    valid_set: str = str(ARCHIVE_DIR / "baselines" / "valid_n25.json")
+    train_set: str = Field(str(ARCHIVE_DIR / "baselines" / "train_n25.json"),
+                           description="instance set with optima the search scores on")
+    valid_set: str = Field(str(ARCHIVE_DIR / "baselines" / "valid_n25.json"),
+                           description="instance set with optima the champion step validates on")
     train_subset: int = Field(
         200, ge=0, le=10_000_000, description="instances of the training set used (stratified); 0 = all")
     valid_subset: int = Field(0, ge=0, le=10_000_000, description="0 = the whole validation set")
-    timeout_s: float = Field(10.0, gt=0.0, le=86_400.0, description="per program on the whole set")
+    timeout_s: float = Field(
+        10.0, gt=0.0, le=86_400.0,
+        description="CPU-time budget in seconds of one program on the whole training set, shared among the"
+        " sandbox's processes in proportion to their part of the work (validation: scaled by the set size)")
     workers: int = Field(0, ge=0, le=1024, description="sandbox worker processes; 0 = all cores")
     memory_mb: int = Field(2048, ge=512, le=1_000_000, description="address-space limit per worker")
     cascade: bool = Field(False, description="score a stratified subset first and stop clearly bad ones")
-    cascade_subset: int = Field(50, ge=1, le=1_000_000)
+    cascade_subset: int = Field(50, ge=1, le=1_000_000, description="cascade: instances scored first")
     cascade_threshold: float = Field(
         50.0, ge=0.0, le=1e9, description="cascade: stop when the subset's mean gap % exceeds this")
-    entry: str = Field("schedule", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    entry: str = Field("schedule", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+                       description="the function a candidate defines: entry(p, d) -> order")
 
 
 class StoppingConfig(_Section):
     """Budgets; the first one spent stops the run (0 = no limit)."""
 
     samples: int = Field(1500, ge=1, le=100_000_000, description="LLM samples (completions)")
-    tokens: int = Field(0, ge=0, le=10**13)
-    dollars: float = Field(0.0, ge=0.0, le=1e9)
-    wall_clock_s: float = Field(0.0, ge=0.0, le=1e9)
+    tokens: int = Field(0, ge=0, le=10**13, description="prompt + completion tokens as billed (failed"
+                        " attempts included)")
+    dollars: float = Field(0.0, ge=0.0, le=1e9, description="USD as billed, from the llm.price_* fields")
+    wall_clock_s: float = Field(0.0, ge=0.0, le=1e9, description="seconds of this session")
     no_improvement: int = Field(0, ge=0, le=100_000_000, description="samples without a better program")
     invalid_streak: int = Field(
         200, ge=0, le=100_000_000, description="consecutive samples without a valid program")
+    llm_error_streak: int = Field(
+        5, ge=0, le=100_000_000,
+        description="consecutive LLM requests that failed after their retries (unreachable endpoint, HTTP"
+        " errors); the run stops with a non-zero exit")
 
 
 class ChampionConfig(_Section):
@@ -121,15 +142,23 @@ class ChampionConfig(_Section):
 
     top_k: int = Field(5, ge=1, le=1000, description="best training programs re-scored on validation")
     alpha: float = Field(0.05, gt=0.0, lt=1.0, description="Wilcoxon significance level")
-    dir: str = Field(str(ARCHIVE_DIR / "champions"), description="where promoted champions are written")
+    dir: str = Field(
+        default_factory=lambda: str(user_archive_dir()),
+        description="the archive a run promotes into (champions/ inside; `discover run --archive DIR`);"
+        " default the user archive, $XDG_DATA_HOME/discover/archive or ~/.local/share/discover/archive."
+        " One without references/ is read on top of the shipped archive")
     promote: bool = Field(True, description="write a champion that beats the archive's best")
 
 
 class Config(_Section):
     """Everything a run needs; ``discover config show`` prints it resolved."""
 
-    seed: int = Field(1, ge=0, le=2**63 - 1)
-    run_dir: str = Field("", description="empty = runs/<date>-<time>-s<seed>")
+    seed: int = Field(1, ge=0, le=2**63 - 1, description="random seed; with the offline or a replayed LLM the"
+                      " same seed gives the same run")
+    run_dir: str = Field("", description="empty = runs/<date>-<time>-s<seed> (under the current directory)")
+    prompts: str = Field(
+        "", description="folder of prompt templates (system.txt, parent.txt, one per operator); empty ="
+        " $DISCOVER_PROMPTS if set, else the project's prompts/")
     llm: LLMConfig = Field(default_factory=LLMConfig)
     search: SearchConfig = Field(default_factory=SearchConfig)
     evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig)
@@ -140,9 +169,32 @@ class Config(_Section):
         """Return the config as TOML text (every field, resolved)."""
         return tomli_w.dumps(self.model_dump(mode="json"))
 
+    def describe(self) -> str:
+        """Return the config as TOML with each field's description and allowed range as a comment."""
+        return _describe(self, "")
+
     def replace(self, **overrides: Any) -> Config:
         """Return a copy with dotted-key overrides applied and validated (e.g. ``stopping.samples=5``)."""
         return build_config(self.model_dump(mode="json"), overrides, source="")
+
+
+def _describe(model: BaseModel, prefix: str) -> str:
+    """Return ``model``'s fields as commented TOML: plain values first, then one table per section."""
+    plain, tables = [], []
+    for name, info in type(model).model_fields.items():
+        value = getattr(model, name)
+        if isinstance(value, BaseModel):
+            key = f"{prefix}{name}"
+            doc = " ".join((type(value).__doc__ or "").split())
+            tables.append(f"\n[{key}]\n" + (f"# {doc}\n" if doc else "") + _describe(value, key + "."))
+            continue
+        notes = [info.description] if info.description else []
+        rng = _range_text(info)
+        if rng:
+            notes.append(f"allowed {rng}")
+        comment = f"# {'; '.join(notes)}\n" if notes else ""
+        plain.append(comment + tomli_w.dumps({name: value if not isinstance(value, BaseModel) else None}))
+    return "".join(plain) + "".join(tables)
 
 
 # --- loading and error messages -------------------------------------------------------------------

@@ -13,6 +13,7 @@ import queue
 import time
 from collections.abc import Callable
 from concurrent.futures import Future
+from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,7 +22,7 @@ import numpy as np
 from discover.config import OPERATORS, Config
 from discover.fitness import Fitness, Score
 from discover.ledger import Ledger
-from discover.llm.base import ChatRequest
+from discover.llm.base import ChatRequest, TranscriptWriteError
 from discover.pipeline import (
     AST_LOCK,
     Evaluations,
@@ -34,7 +35,7 @@ from discover.pipeline import (
 )
 from discover.population import Population
 from discover.prompts import PARENTS_PER_OPERATOR, Parent, Templates
-from discover.store import PromptRow, RunStore
+from discover.store import PromptRow, RunStore, StoreError
 
 
 class RunError(RuntimeError):
@@ -81,12 +82,17 @@ class Controller:
         ``extract_code(reply, entry)`` returning an object with ``code``, ``description``, ``reason``.
     cascade
         Passed to ``sandbox.submit`` (None: score the whole training set).
+    barriers
+        Sample counts at which an earlier session of the run ended on a budget and was resumed: a
+        replay builds no prompt past one until everything before it is committed, as the resumed run
+        did, so it asks the very same requests.
     """
 
     def __init__(self, config: Config, store: RunStore, llm: Any, sandbox: Any, train: Any,
                  templates: Templates, seeds: dict[str, str], extract: Callable,
                  cascade: Any = None,
-                 on_progress: Callable[[Progress], None] | None = None) -> None:
+                 on_progress: Callable[[Progress], None] | None = None,
+                 barriers: tuple[int, ...] = ()) -> None:
         self.cfg = config
         self.store = store
         self.llm = llm
@@ -110,6 +116,7 @@ class Controller:
         self.jobs: dict[int, Job] = {}
         self.events: queue.SimpleQueue = queue.SimpleQueue()
         self.next_build = self.next_commit = self.samples_built = 0
+        self.barriers = tuple(sorted(b for b in barriers if 0 < b < config.stopping.samples))
         self.stop_reason: str | None = None
         self.budget_hit = False
         self.replay_miss = False
@@ -141,7 +148,7 @@ class Controller:
             self._abort()
             self.stop_reason = "interrupted" if isinstance(e, KeyboardInterrupt) else "failed"
             error = "" if isinstance(e, KeyboardInterrupt) else f"{type(e).__name__}: {e}"
-            with self.store.transaction():  # memory may be ahead of the store: report what is committed
+            with suppress(StoreError), self.store.transaction():  # memory may be ahead of the store
                 committed = self.store.get_state("counters", {}).get("samples", 0)
                 self.store.set_state("status", self.stop_reason)
                 self.store.add_event(self.stop_reason, samples=committed, error=error)
@@ -176,7 +183,8 @@ class Controller:
 
     # --- start: seeds or restore ---------------------------------------------------------------
     def _seed(self) -> None:
-        futs = {name: self._submit(code) for name, code in self.seeds.items()}
+        # Seeds are scored on the whole set: the cascade is for candidates, and a seed is the yardstick.
+        futs = {name: self._submit(code, cascade=False) for name, code in self.seeds.items()}
         scores = {name: self._score(fut) for name, fut in futs.items()}
         for name, sc in scores.items():
             if not sc.ok:
@@ -242,14 +250,21 @@ class Controller:
             (st.dollars and c["cost"] >= st.dollars, "dollars"),
             (st.no_improvement and c["samples"] - c["best_sample"] >= st.no_improvement, "no_improvement"),
             (st.invalid_streak and c["invalid_streak"] >= st.invalid_streak, "invalid_streak"),
+            (st.llm_error_streak and c["llm_error_streak"] >= st.llm_error_streak, "llm_errors"),
             (st.wall_clock_s and time.perf_counter() - self.t0 >= st.wall_clock_s, "wall_clock"),
             (self.budget_hit, "llm_budget"),
             (self.replay_miss, "replay_miss"),
         )
         return next((reason for hit, reason in checks if hit), None)
 
+    def _limit(self) -> int:
+        """Return the sample count the next prompt may reach: the next session boundary, else the budget."""
+        return next((b for b in self.barriers if b > self.samples_built), self.cfg.stopping.samples)
+
     def _fill(self) -> None:
         while self.stop_reason is None and self.next_build < self.next_commit + self.window:
+            if self.samples_built in self.barriers and self.next_commit < self.next_build:
+                return  # a session ended here: wait until all of it is committed
             self.stop_reason = self._stop_check()
             if self.stop_reason is None:
                 self._build()
@@ -264,7 +279,7 @@ class Controller:
         with AST_LOCK:
             messages = self.templates.messages(op, shown, self.entry, self.train.n)
         lc = self.cfg.llm
-        n = min(lc.samples_per_prompt, self.cfg.stopping.samples - self.samples_built)
+        n = min(lc.samples_per_prompt, self._limit() - self.samples_built)
         request = ChatRequest(model=lc.model or lc.kind, messages=messages, n=n, temperature=lc.temperature,
                               max_tokens=lc.max_tokens, seed=seed)
         job = Job(k, island, op, tuple(m.id for m in parents), request, self.samples_built)
@@ -287,6 +302,8 @@ class Controller:
     def _on_reply(self, job: Job) -> None:
         try:
             job.outcome = job.llm_future.result()
+        except TranscriptWriteError as e:
+            raise RunError(f"{e}; the run stops (it could not be replayed)") from None
         except BaseException as e:  # noqa: BLE001 - run_request catches everything; belt and braces
             job.outcome = LLMOutcome(None, f"LLM stage failure: {e}", False, (), 0.0)
         if job.outcome.budget_exhausted:
@@ -299,10 +316,11 @@ class Controller:
     def _forget(self, job: Job) -> None:
         self.evaluations.forget([c.hash for c in job.outcome.candidates if c.hash])
 
-    def _submit(self, code: str) -> Future:
+    def _submit(self, code: str, cascade: bool = True) -> Future:
         with AST_LOCK:
             fut = self.sandbox.submit(code, self.train, entry=self.entry,
-                                      timeout_s=self.cfg.evaluation.timeout_s, cascade=self.cascade, seed=0)
+                                      timeout_s=self.cfg.evaluation.timeout_s,
+                                      cascade=self.cascade if cascade else None, seed=0)
         fut.add_done_callback(self._count_eval)
         return fut
 

@@ -20,7 +20,7 @@ from discover.store import ProgramRow, RunStore
 
 COPY_OPERATORS = ("reset", "migrate")
 COUNTERS = dict(samples=0, valid=0, tokens=0, cost=0.0, best_sample=0, invalid_streak=0, resets=0,
-                migrations=0, llm_errors=0)
+                migrations=0, llm_errors=0, llm_error_streak=0, usage_unknown=0, usage_capped=0)
 
 
 def _fail(status: str, error: str) -> Score:
@@ -94,16 +94,25 @@ class Ledger:
         """Record a finished prompt: its LLM call, one row per sample, then resets and migrations."""
         out, c = job.outcome, self.counters
         res = out.result
+        billed = (res.prompt_tokens, res.completion_tokens, float(res.cost_usd)) if res else out.billed
+        meta = (res.meta or {}) if res else {}
         with self.store.transaction():
-            self.store.add_llm_call(
-                job.prompt, res.model if res else job.request.model, job.request.n,
-                res.prompt_tokens if res else 0, res.completion_tokens if res else 0,
-                float(res.cost_usd) if res else 0.0, out.latency_s, job.key, out.error)
+            self.store.add_llm_call(job.prompt, res.model if res else job.request.model, job.request.n,
+                                    *billed, out.latency_s, job.key, out.error)
+            c["tokens"] += billed[0] + billed[1]  # what was billed, failed attempts included
+            c["cost"] += billed[2]
+            c["usage_unknown"] += out.usage_unknown + int((meta.get("failed_attempts") or {}).get(
+                "usage_unknown", 0))
+            if meta.get("usage_capped"):
+                c["usage_capped"] += 1
+                self.store.add_event("usage_capped", prompt=job.prompt, usage=meta["usage_capped"])
             if res is not None:
-                c["tokens"] += res.prompt_tokens + res.completion_tokens
-                c["cost"] += float(res.cost_usd)
+                c["llm_error_streak"] = 0
             else:
                 c["llm_errors"] += 1
+                if not out.budget_exhausted:
+                    c["llm_error_streak"] += 1
+                    self.store.set_state("last_llm_error", out.error)
             by_index = {cand.index: cand for cand in out.candidates}
             for j in range(job.request.n):
                 self._candidate(job, j, by_index.get(j), out.error, score)

@@ -16,7 +16,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
-from discover.llm.base import BudgetExhausted, ChatRequest, ChatResult, LLMError
+from discover.llm.base import BudgetExhausted, ChatRequest, ChatResult, LLMError, TranscriptWriteError
 from discover.normalize import code_hash
 
 AST_LOCK = threading.RLock()
@@ -82,6 +82,8 @@ class LLMOutcome:
     candidates: tuple[Candidate, ...]
     latency_s: float
     evals: dict[int, Future] = field(default_factory=dict)
+    billed: tuple[int, int, float] = (0, 0, 0.0)  # a failed call: tokens and dollars its attempts were billed
+    usage_unknown: int = 0  # attempts whose usage the server did not report
 
 
 Extractor = Callable[[str, str], Any]  # extract_code(reply, entry) -> object with code, description, reason
@@ -156,7 +158,11 @@ def run_request(llm: Any, request: ChatRequest, entry: str, extract: Extractor,
     except BudgetExhausted as e:
         return LLMOutcome(None, f"budget exhausted: {e}", True, (), time.perf_counter() - t0)
     except LLMError as e:
-        return LLMOutcome(None, f"LLM error: {e}", False, (), time.perf_counter() - t0)
+        return LLMOutcome(None, f"LLM error: {e}", False, (), time.perf_counter() - t0,
+                          billed=(e.prompt_tokens, e.completion_tokens, e.cost_usd),
+                          usage_unknown=e.usage_unknown)
+    except TranscriptWriteError:
+        raise  # the run cannot go on without its record: the controller stops it
     except Exception as e:  # noqa: BLE001 - a broken backend must not kill the run; it is recorded
         return LLMOutcome(None, f"LLM backend failure: {type(e).__name__}: {e}", False, (),
                           time.perf_counter() - t0)

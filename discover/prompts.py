@@ -28,14 +28,15 @@ class PromptError(RuntimeError):
     """The prompt folder or a template is missing or malformed."""
 
 
-def prompts_dir() -> Path:
-    """Return the prompt folder: $DISCOVER_PROMPTS, else ``prompts/`` at the repository top level."""
+def prompts_dir(folder: str | Path | None = None) -> Path:
+    """Return the prompt folder: ``folder`` (config ``prompts``), $DISCOVER_PROMPTS, or ``prompts/``."""
     env = os.environ.get(PROMPTS_ENV)
-    path = Path(env) if env else PROMPTS_DIR
+    path = Path(folder) if folder else Path(env) if env else PROMPTS_DIR
     if not (path / "system.txt").is_file():
         raise PromptError(
-            f"prompt templates not found: {path}/system.txt is missing (set {PROMPTS_ENV} to the prompts "
-            "folder, or install the project from its source tree with `pip install -e .`)")
+            f"prompt templates not found: {path}/system.txt is missing (point --prompts or the config's"
+            f" prompts field at a folder of templates, set {PROMPTS_ENV}, or install the project from its"
+            " source tree with `pip install -e .`)")
     return path
 
 
@@ -99,9 +100,9 @@ def _gap(g: float) -> str:
     return f"{g:.3f} %"
 
 
-def load_templates(path: Path | None = None) -> Templates:
-    """Read the system prompt, the parent block and one template per operator."""
-    path = path or prompts_dir()
+def load_templates(path: str | Path | None = None) -> Templates:
+    """Read the system prompt, the parent block and one template per operator (see ``prompts_dir``)."""
+    path = prompts_dir(path)
 
     def read(name: str) -> Template:
         f = path / f"{name}.txt"
@@ -145,14 +146,21 @@ def references_dir() -> Path:
     return ARCHIVE_DIR / "references"
 
 
-def seed_programs(names: tuple[str, ...] = SEEDS, folder: Path | None = None) -> dict[str, str]:
-    """Return the seed programs (name → code) read from ``archive/references/<name>.py``."""
+def seed_programs(names: tuple[str, ...] | list[str] = SEEDS, folder: Path | None = None) -> dict[str, str]:
+    """Return the seed programs (name → code): each entry names ``archive/references/<name>.py`` or is
+    the path of a ``.py`` file (its name is the file's stem)."""
     folder = folder or references_dir()
     seeds = {}
-    for name in names:
-        f = folder / f"{name}.py"
+    for entry in names:
+        is_path = entry.endswith(".py") or "/" in entry
+        f = Path(entry) if is_path else folder / f"{entry}.py"
+        name = f.stem
+        if name in seeds:
+            raise PromptError(f"seed program {entry!r}: a seed named {name!r} is already given")
         try:
             seeds[name] = f.read_text()
         except FileNotFoundError:
             raise PromptError(f"seed program {name!r} not found: {f} is missing") from None
+        except (OSError, UnicodeDecodeError) as e:
+            raise PromptError(f"seed program {name!r}: cannot read {f}: {e}") from None
     return seeds

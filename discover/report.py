@@ -262,14 +262,78 @@ def usage_curves(view: RunView) -> tuple[str, str]:
 
 
 def code_html(code: str) -> str:
-    """Return the code as highlighted HTML (inline styles; plain text if pygments is missing)."""
+    """Return the code as highlighted HTML (inline styles; plain text if pygments is missing).
+
+    Each line carries its own number (inline, not a separate column), so the numbers cannot drift from
+    the lines whatever the fonts; blank lines at the top are kept, so the numbers are the file's.
+    """
     try:
         from pygments import highlight
         from pygments.formatters import HtmlFormatter
         from pygments.lexers import PythonLexer
     except ImportError:
         return f"<pre class='code'>{_e(code)}</pre>"
-    return highlight(code, PythonLexer(), HtmlFormatter(noclasses=True, linenos="table", style="friendly"))
+    return highlight(code, PythonLexer(stripnl=False),
+                     HtmlFormatter(noclasses=True, linenos="inline", style="friendly"))
+
+
+def _duration(s: float) -> str:
+    s = int(round(s))
+    return f"{s // 3600} h {s % 3600 // 60:02d} min" if s >= 3600 else f"{s // 60} min {s % 60:02d} s"
+
+
+def wall_clock(view: RunView) -> str:
+    """Return the run's wall-clock time: first to last event, and the search alone (start to stop)."""
+    events = view.events()
+    if not events:
+        return "—"
+    total = events[-1].created - events[0].created
+    start = [e.created for e in events if e.kind in ("start", "resume")]
+    stop = [e.created for e in events if e.kind == "stop"]
+    sessions = 1 + sum(e.kind == "resume" for e in events)
+    text = f"{_duration(total)} from the first record to the last"
+    if start and stop:
+        text += f"; search {_duration(stop[-1] - start[0])}"
+    return text + (f"; {sessions} sessions" if sessions > 1 else "")
+
+
+TEST_REFS = ("MDD", "Aug-MDDC")
+
+
+def test_sets(view: RunView, pid: int | None, archive_dir: str | Path | None = None) -> str:
+    """Return the champion's scores on the stored test sets (n = 20..500) beside MDD and Aug-MDDC, as
+    the archive index holds them (the champion is scored there once promoted and indexed).
+
+    ``archive_dir``: the archive to look in (default: the one the run promotes into, champion.dir).
+    """
+    from discover.archive.index import read_index
+    from discover.paths import user_archive_dir
+    from discover.provenance import code_digest
+
+    champ = view.state("champion") or {}
+    root = Path(archive_dir or view.config().get("champion", {}).get("dir") or user_archive_dir())
+    try:
+        index = read_index(root)
+    except ArchiveError as e:
+        return f"<p class='note'>{_e(e)}</p>"
+    code = view.code(pid) if pid is not None else None
+    rec = next((r for r in index.entries.values() if code and r.code_sha256 == code_digest(code)), None)
+    if rec is None:
+        name = champ.get("name") if isinstance(champ, dict) else None
+        return (f"<p>The champion{f' {_e(name)}' if name else ''} is not scored on the stored test sets:"
+                f" it is not in the archive {_e(root)}. <code>discover archive promote {_e(view.run_dir)}"
+                " --force</code> then <code>discover archive index</code> score it there.</p>")
+    refs = [index.get(n) for n in TEST_REFS if index.get(n) is not None]
+    head = "".join(f"<th>{_e(r.id)}</th>" for r in refs)
+    rows = []
+    for name, sc in sorted(rec.scores.items(), key=lambda kv: kv[1].n or 0):
+        cells = "".join(f"<td>{_pct(r.scores.get(name).mean_gap_pct if r.scores.get(name) else None)}</td>"
+                        for r in refs)
+        rows.append(f"<tr><td>{_e(name)}</td><td>{sc.n}</td><td>{sc.instances}</td><td>{_pct(sc.mean_gap_pct)}"
+                    f"</td><td>{_pct(sc.max_gap_pct)}</td><td>{sc.optimal}</td>{cells}</tr>")
+    return (f"<p>{_e(rec.id)} in the archive {_e(root)}: mean gap % to the optimum per stored test set.</p>"
+            "<table><tr><th>set</th><th>n</th><th>instances</th><th>mean gap</th><th>max gap</th>"
+            f"<th>optimal</th>{head}</tr>{''.join(rows)}</table>")
 
 
 def summary(view: RunView, pid: int | None) -> str:
@@ -294,6 +358,7 @@ def summary(view: RunView, pid: int | None) -> str:
         ("tokens / cost", f"{sum(c.prompt_tokens + c.completion_tokens for c in calls):,} / "
                           f"${sum(c.cost_usd for c in calls):.4f}"),
         ("best training gap", _pct(view.best().gap if view.best() else None) + f" (MDD seed: {_pct(mdd)})"),
+        ("wall clock", wall_clock(view)),
     ]
     if pid is not None:
         text = f"#{pid}"
@@ -342,8 +407,8 @@ def _figure(body: str, caption: str) -> str:
     return f"<figure><div class='scroll'>{body}</div><figcaption>{_e(caption)}</figcaption></figure>"
 
 
-def render_report(run_dir: str | Path) -> str:
-    """Return the report of a run as one HTML page.
+def render_report(run_dir: str | Path, archive_dir: str | Path | None = None) -> str:
+    """Return the report of a run as one HTML page (test-set scores from ``archive_dir``, see test_sets).
 
     Raises
     ------
@@ -363,6 +428,7 @@ def render_report(run_dir: str | Path) -> str:
             ("Lineage", _figure(lineage_tree(view, pid), CAPTIONS["lineage"])),
             ("Per-class gaps", _figure(class_heatmaps(view, pid), CAPTIONS["classes"])),
             ("Tokens and cost", _figure(tokens + cost, CAPTIONS["usage"])),
+            ("Test sets", test_sets(view, pid, archive_dir)),
             ("Champion code", code_html(code) if code else "<p>no valid program</p>"),
         ]
     made = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
@@ -375,10 +441,11 @@ def render_report(run_dir: str | Path) -> str:
             f"<body>\n<h1>discover run {name}</h1>\n<p>made {made}</p>\n{body}\n</body></html>\n")
 
 
-def write_report(run_dir: str | Path, out: str | Path | None = None) -> Path:
+def write_report(run_dir: str | Path, out: str | Path | None = None,
+                 archive_dir: str | Path | None = None) -> Path:
     """Write the report (default ``RUN_DIR/report.html``) atomically; return its path."""
     path = Path(out) if out is not None else Path(run_dir) / "report.html"
-    write_atomic(path, render_report(run_dir))
+    write_atomic(path, render_report(run_dir, archive_dir))
     mask = os.umask(0)
     os.umask(mask)
     path.chmod(0o666 & ~mask)  # a report is for sharing: the usual file mode, not the temp file's 0600

@@ -7,21 +7,26 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import shutil
+import sqlite3
 import time
 from collections import Counter
 from collections.abc import Callable
+from contextlib import closing, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from discover.archive.layers import CHAMPION_DIR, archive_folders
 from discover.champion import ChampionReport, archive_programs, champion_step, provenance_meta
 from discover.config import Config, ConfigError, load_config
 from discover.controller import Controller, Progress, RunError
 from discover.fitness import load_scoring_set
+from discover.llm.base import TranscriptWriteError
 from discover.llm.recording import RecordingLLM
 from discover.normalize import rename
-from discover.prompts import load_templates, references_dir, seed_programs
-from discover.store import TIME_COLUMNS, RunStore, StoreError
+from discover.prompts import load_templates, seed_programs
+from discover.store import DB_FILE, RUN_FILES, TIME_COLUMNS, RunStore, StoreError, check_writable
 from evaluator.instances import write_atomic
 
 
@@ -45,6 +50,9 @@ class RunReport:
     search_s: float  # seeding and search
     controller_ms: float
     champion: dict[str, Any] | None = None  # the champion step's record (see ChampionReport.to_dict)
+    last_llm_error: str = ""  # the last failed LLM request's error, in full
+    usage_unknown: int = 0  # failed attempts whose usage the server did not report (billed, not counted)
+    usage_capped: int = 0  # answers whose reported usage was implausible and was capped
 
 
 @dataclass
@@ -59,7 +67,7 @@ class Parts:
 
 
 RESUMABLE = ("stopping.", "champion.", "llm.base_url", "llm.api_key_env", "llm.request_timeout_s",
-             "llm.price_", "evaluation.workers", "evaluation.memory_mb")
+             "llm.max_retries", "llm.price_", "evaluation.workers", "evaluation.memory_mb")
 """Config fields a resume may change: budgets and plumbing, nothing that shapes the search."""
 
 
@@ -76,6 +84,9 @@ def _absolute(cfg: Config, run_dir: Path) -> Config:
         "evaluation.valid_set": str(Path(ev.valid_set).resolve()),
         "champion.dir": str(Path(cfg.champion.dir).resolve()),
         **({"llm.transcript": str(Path(cfg.llm.transcript).resolve())} if cfg.llm.transcript else {}),
+        **({"prompts": str(Path(cfg.prompts).resolve())} if cfg.prompts else {}),
+        "search.seeds": [str(Path(x).resolve()) if x.endswith(".py") or "/" in x else x
+                         for x in cfg.search.seeds],
     })
 
 
@@ -91,7 +102,7 @@ def make_llm(cfg: Config) -> Any:
             raise ConfigError("field llm.model = '' must name a model when llm.kind = 'openai'")
         settings = {
             "base_url": lc.base_url or None, "api_key_env": lc.api_key_env, "timeout_s": lc.request_timeout_s,
-            "max_concurrency": lc.concurrency,
+            "max_concurrency": lc.concurrency, "max_retries": lc.max_retries,
             "prices": {lc.model: (lc.price_prompt_per_mtok, lc.price_completion_per_mtok)},
             "budget": {"max_tokens": st.tokens or None, "max_usd": st.dollars or None},
         }
@@ -103,6 +114,22 @@ def make_llm(cfg: Config) -> Any:
         return factory(lc.kind, **settings)
     except (ValueError, OSError) as e:
         raise RunError(f"cannot start the {lc.kind} LLM: {e}") from None
+
+
+def preflight(cfg: Config, llm: Any) -> None:
+    """Check that a remote endpoint answers and serves the model before anything is written."""
+    from discover.llm.base import LLMError
+
+    check = getattr(llm, "preflight", None)
+    if check is None:
+        return
+    try:
+        check(cfg.llm.model)
+    except LLMError as e:
+        close = getattr(llm, "close", None)
+        if close:
+            close()
+        raise RunError(f"cannot use the LLM: {e}") from None
 
 
 def make_sandbox(cfg: Config) -> Any:
@@ -133,8 +160,8 @@ def _prepare(cfg: Config, parts: Parts | None) -> _Session:
     ev = cfg.evaluation
     train = load_scoring_set(ev.train_set, ev.train_subset, "evaluation.train_set")
     valid = load_scoring_set(ev.valid_set, ev.valid_subset, "evaluation.valid_set")
-    load_templates()  # fail now, with its message, if the prompt folder is missing
-    seed_programs()
+    load_templates(cfg.prompts)  # fail now, with its message, if the prompt folder is missing
+    seed_programs(cfg.search.seeds)
     parts = Parts(**vars(parts)) if parts is not None else Parts()  # the caller's object stays untouched
     if parts.extract is None:
         from discover.extract import extract_code
@@ -147,6 +174,7 @@ def _prepare(cfg: Config, parts: Parts | None) -> _Session:
     record = parts.llm is None
     if record:
         parts.llm = make_llm(cfg)
+        preflight(cfg, parts.llm)
     if parts.sandbox is None:
         parts.sandbox = make_sandbox(cfg)
         parts.owns_sandbox = True
@@ -154,21 +182,48 @@ def _prepare(cfg: Config, parts: Parts | None) -> _Session:
 
 
 def start_run(cfg: Config, parts: Parts | None = None, overwrite: bool = False,
-              on_progress: Callable[[Progress], None] | None = None) -> RunReport:
+              on_progress: Callable[[Progress], None] | None = None,
+              barriers: tuple[int, ...] = ()) -> RunReport:
     """Create the run directory and run the search and the champion step to the end.
 
     Inputs, the LLM and the sandbox are set up first: a bad one fails before anything is written.
+    ``barriers``: see ``Controller`` (a replay of a run resumed with a larger budget).
     """
     run_dir = (Path(cfg.run_dir) if cfg.run_dir else default_run_dir(cfg.seed)).resolve()
     cfg = _absolute(cfg, run_dir)
     RunStore.check_new(run_dir, overwrite)
+    check_writable(run_dir, "run directory")
+    existed = run_dir.exists()
     session = _prepare(cfg, parts)
     try:
         store = RunStore.create(run_dir, cfg.to_toml(), overwrite=overwrite)
     except BaseException:
         session.close()
+        _discard_unstarted(run_dir, existed)
         raise
-    return _drive(session, store, on_progress)
+    try:
+        return _drive(session, store, on_progress, barriers)
+    except BaseException:
+        _discard_unstarted(run_dir, existed)
+        raise
+
+
+def _discard_unstarted(run_dir: Path, existed: bool) -> None:
+    """Remove what a run that failed before its seeds were scored wrote, so a retry starts clean."""
+    db = run_dir / DB_FILE
+    if db.is_file():
+        try:
+            with closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as conn:
+                if conn.execute("SELECT 1 FROM state WHERE key = 'seeded'").fetchone():
+                    return  # the run began: keep it for `discover resume`
+        except sqlite3.DatabaseError:
+            pass
+    if not existed:
+        shutil.rmtree(run_dir, ignore_errors=True)
+        return
+    for name in RUN_FILES:
+        with suppress(OSError):
+            (run_dir / name).unlink(missing_ok=True)
 
 
 def resume_run(run_dir: str | Path, overrides: dict[str, Any] | None = None, parts: Parts | None = None,
@@ -182,6 +237,11 @@ def resume_run(run_dir: str | Path, overrides: dict[str, Any] | None = None, par
     store = RunStore.open(run_dir)
     try:
         cfg = load_config(store.config_path, overrides)
+        drawn = store.get_state("counters", {}).get("samples", 0)
+        asked = (overrides or {}).get("stopping.samples")
+        if asked is not None and asked < drawn:
+            raise ConfigError(f"command line: --samples {asked} is below the {drawn} samples {run_dir} has"
+                              f" drawn already; give more than {drawn} to continue the search")
         session = _prepare(cfg, parts)
     except BaseException:
         store.close()
@@ -229,17 +289,21 @@ def _check_inputs(cfg: Config) -> None:
                               " `discover baselines build`, or point the field at a set with optima)")
 
 
-def _drive(session: _Session, store: RunStore, on_progress: Callable[[Progress], None] | None) -> RunReport:
+def _drive(session: _Session, store: RunStore, on_progress: Callable[[Progress], None] | None,
+           barriers: tuple[int, ...] = ()) -> RunReport:
     t0 = time.perf_counter()
     cfg, parts, ev = session.cfg, session.parts, session.cfg.evaluation
     try:
-        llm = RecordingLLM(parts.llm, store.transcript_path) if session.record else parts.llm
+        try:
+            llm = RecordingLLM(parts.llm, store.transcript_path) if session.record else parts.llm
+        except TranscriptWriteError as e:
+            raise RunError(str(e)) from None
         cascade = None
         if ev.cascade and parts.cascade_type is not None:
             cascade = parts.cascade_type(subset=ev.cascade_subset, threshold=ev.cascade_threshold)
-        seeds = _with_entry(seed_programs(), ev.entry)
-        ctl = Controller(cfg, store, llm, parts.sandbox, session.train, load_templates(), seeds,
-                         parts.extract, cascade, on_progress)
+        seeds = _with_entry(seed_programs(cfg.search.seeds), ev.entry)
+        ctl = Controller(cfg, store, llm, parts.sandbox, session.train, load_templates(cfg.prompts), seeds,
+                         parts.extract, cascade, on_progress, barriers)
         reason = ctl.run()
         prog = ctl.progress()
         if store.get_state("status") != "finished":
@@ -251,16 +315,23 @@ def _drive(session: _Session, store: RunStore, on_progress: Callable[[Progress],
 
 
 def _champion(cfg: Config, store: RunStore, sandbox: Any, train: Any, valid: Any) -> ChampionReport | None:
-    """Run the promotion step, record its outcome and mark the run finished."""
-    if not store.scalar("SELECT COUNT(*) FROM programs WHERE status = 'ok'"):
-        store.set_state("status", "finished")
+    """Run the promotion step, record its outcome and mark the run finished.
+
+    Only programs the LLM wrote compete: when none is valid there is no champion (a seed is never one).
+    """
+    if not store.scalar("SELECT COUNT(*) FROM programs WHERE status = 'ok' AND operator NOT IN"
+                        " ('seed', 'reset', 'migrate')"):
+        with store.transaction():
+            store.set_state("champion", None)
+            store.set_state("status", "finished")
         return None
     ev, ch = cfg.evaluation, cfg.champion
-    refs = _with_entry(archive_programs([references_dir(), Path(ch.dir)]), ev.entry)
+    refs = _with_entry(archive_programs(archive_folders(Path(ch.dir))), ev.entry)
     meta = provenance_meta(str(store.run_dir), cfg.llm.model or cfg.llm.kind, train, valid)
     timeout = ev.timeout_s * max(1.0, valid.count / max(1, train.count))
     rep = champion_step(store, sandbox, valid, top_k=ch.top_k, entry=ev.entry, timeout_s=timeout,
-                        references=refs, out_dir=Path(ch.dir), alpha=ch.alpha, promote=ch.promote, meta=meta)
+                        references=refs, out_dir=Path(ch.dir) / CHAMPION_DIR, alpha=ch.alpha,
+                        promote=ch.promote, meta=meta)
     with store.transaction():
         store.set_state("champion", rep.to_dict())
         store.add_event("champion", program=rep.program_id, valid_gap=rep.valid_gap,
@@ -275,7 +346,7 @@ def _report(store: RunStore, reason: str, elapsed: float, search: float, control
         "SELECT status, COUNT(*) FROM programs WHERE sample IS NOT NULL GROUP BY status ORDER BY status"))
     reasons: Counter[str] = Counter()
     for (err,) in store.query("SELECT error FROM programs WHERE sample IS NOT NULL AND status != 'ok'"):
-        reasons[err.split("\n")[0][:120]] += 1
+        reasons[err.split("\n")[0]] += 1  # the first line, uncut
     rows = store.query("SELECT id, gap FROM programs WHERE status = 'ok' ORDER BY gap, id LIMIT 1")
     best = rows[0] if rows else None
     mdd = (store.get_state("seed_names") or {}).get("mdd")
@@ -286,7 +357,8 @@ def _report(store: RunStore, reason: str, elapsed: float, search: float, control
         best_id=best[0] if best else None, best_gap=best[1] if best else None, mdd_gap=mdd_gap,
         llm_errors=counters.get("llm_errors", 0), tokens=counters.get("tokens", 0),
         cost=counters.get("cost", 0.0), elapsed_s=elapsed, search_s=search, controller_ms=controller_ms,
-        champion=store.get_state("champion"))
+        champion=store.get_state("champion"), last_llm_error=store.get_state("last_llm_error") or "",
+        usage_unknown=counters.get("usage_unknown", 0), usage_capped=counters.get("usage_capped", 0))
 
 
 COMPARED = ("llm_calls", "programs", "prompts")  # at equal prompt, the LLM call explains the most
@@ -363,6 +435,8 @@ def replay_run(run_dir: str | Path, out: str | Path | None = None, parts: Parts 
         transcript = orig.transcript_path
         cfg = load_config(orig.config_path)
         committed = Counter(h for (h,) in orig.query("SELECT request_hash FROM llm_calls"))
+        stops = [json.loads(d).get("samples", 0) for (d,) in orig.query(
+            "SELECT data FROM events WHERE kind = 'stop' ORDER BY id")]
     if status not in ("searched", "finished"):
         raise StoreError(f"{run_dir}: the run is {status}; finish it with `discover resume {run_dir}`"
                          " before replaying it")
@@ -371,15 +445,25 @@ def replay_run(run_dir: str | Path, out: str | Path | None = None, parts: Parts 
     out = Path(out) if out else run_dir.parent / f"{run_dir.name}-replay"
     if (out / "run.sqlite").exists():
         raise StoreError(f"{out} already holds a run; choose another --out")
-    if transcript.is_file():
-        source = out / "replay-source.jsonl"
-        write_atomic(source, committed_exchanges(transcript, committed))
-        transcript = source
-    cfg = cfg.replace(**{
-        "run_dir": str(out), "llm.kind": "replay", "llm.model": cfg.llm.model or cfg.llm.kind,
-        "llm.transcript": str(transcript), "stopping.samples": max(1, counters.get("samples", 0)),
-        "stopping.wall_clock_s": 0.0, "champion.promote": False})
-    report = start_run(cfg, parts, on_progress=on_progress)
+    check_writable(out, "replay directory")
+    existed = out.exists()
+    try:
+        if transcript.is_file():
+            source = out / "replay-source.jsonl"
+            try:
+                write_atomic(source, committed_exchanges(transcript, committed))
+            except OSError as e:
+                raise StoreError(f"{source}: cannot write: {e.strerror or e}") from None
+            transcript = source
+        cfg = cfg.replace(**{
+            "run_dir": str(out), "llm.kind": "replay", "llm.model": cfg.llm.model or cfg.llm.kind,
+            "llm.transcript": str(transcript), "stopping.samples": max(1, counters.get("samples", 0)),
+            "stopping.wall_clock_s": 0.0, "champion.promote": False})
+        report = start_run(cfg, parts, on_progress=on_progress, barriers=tuple(stops[:-1]))
+    except BaseException:
+        if not existed and not (out / DB_FILE).exists():
+            shutil.rmtree(out, ignore_errors=True)
+        raise
     with RunStore.open(run_dir) as a, RunStore.open(out) as b:
         diff = compare_runs(a, b)
         count = b.scalar("SELECT COUNT(*) FROM programs")

@@ -7,10 +7,11 @@ stood after the last completed step; what was in flight is simply not there and 
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,8 @@ from evaluator.instances import write_atomic
 CONFIG_FILE = "config.toml"
 DB_FILE = "run.sqlite"
 TRANSCRIPT_FILE = "transcript.jsonl"
+RUN_FILES = (CONFIG_FILE, DB_FILE, DB_FILE + "-wal", DB_FILE + "-shm", TRANSCRIPT_FILE)
+"""Every file a run directory holds."""
 SCHEMA_VERSION = "1"
 TIME_COLUMNS = frozenset({"created", "seconds", "latency_s"})
 """Columns that legitimately differ between two identical runs."""
@@ -85,7 +88,22 @@ CREATE TABLE IF NOT EXISTS state (
 
 
 class StoreError(RuntimeError):
-    """A run directory that cannot be created or opened; the message is one line."""
+    """A run directory that cannot be created, opened or written; the message is one line."""
+
+
+def check_writable(path: str | Path, what: str) -> None:
+    """Raise StoreError unless ``path`` is, or can be created as, a writable directory.
+
+    Nothing is created: the nearest existing ancestor must be a directory this process may write.
+    """
+    path = Path(path).absolute()
+    probe = path
+    while not probe.exists():
+        probe = probe.parent
+    if not probe.is_dir():
+        raise StoreError(f"{path}: cannot create the {what}: {probe} is not a directory")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise StoreError(f"{path}: cannot create the {what}: {probe} is not writable")
 
 
 @dataclass(frozen=True)
@@ -166,12 +184,16 @@ class RunStore:
         run_dir = Path(run_dir)
         db = run_dir / DB_FILE
         cls.check_new(run_dir, overwrite)
-        run_dir.mkdir(parents=True, exist_ok=True)
-        if overwrite:
-            for name in (DB_FILE, DB_FILE + "-wal", DB_FILE + "-shm", TRANSCRIPT_FILE):
-                (run_dir / name).unlink(missing_ok=True)
-        write_atomic(run_dir / CONFIG_FILE, config_toml)
-        store = cls(run_dir, cls._connect(db))
+        check_writable(run_dir, "run directory")
+        try:
+            run_dir.mkdir(parents=True, exist_ok=True)
+            if overwrite:
+                for name in RUN_FILES[1:]:
+                    (run_dir / name).unlink(missing_ok=True)
+            write_atomic(run_dir / CONFIG_FILE, config_toml)
+        except OSError as e:
+            raise StoreError(f"{run_dir}: cannot create the run directory: {e.strerror or e}") from None
+        store = cls(run_dir, cls._connect(db, create=True))
         with store.transaction():
             store._set("schema", SCHEMA_VERSION)
             store._set("status", "created")
@@ -184,20 +206,37 @@ class RunStore:
         db = run_dir / DB_FILE
         if not db.is_file():
             raise StoreError(f"{run_dir}: not a run directory ({DB_FILE} is missing)")
-        store = cls(run_dir, cls._connect(db))
-        if store.get_state("schema") != SCHEMA_VERSION:
+        if db.stat().st_size == 0:
+            raise StoreError(f"{db}: not a discover run database: it holds no run state (the file is empty)")
+        store = cls(run_dir, cls._connect(db, create=False))
+        try:
+            tables = {r[0] for r in store.query("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            schema = store.get_state("schema") if "state" in tables else None
+        except sqlite3.DatabaseError as e:
             store.close()
-            raise StoreError(f"{db}: unknown schema version {store.get_state('schema')!r}")
+            raise StoreError(f"{db}: cannot read the run database: {e}") from None
+        if schema != SCHEMA_VERSION:
+            store.close()
+            if schema is None:
+                raise StoreError(f"{db}: not a discover run database: it holds no run state (a copy made"
+                                 f" without its {DB_FILE}-wal?)")
+            raise StoreError(f"{db}: unknown schema version {schema!r}; this version reads {SCHEMA_VERSION}")
+        try:
+            store._conn.executescript(_SCHEMA)  # tables added since the run began (idempotent)
+        except sqlite3.DatabaseError as e:
+            store.close()
+            raise StoreError(f"{db}: cannot open the run database: {e}") from None
         return store
 
     @staticmethod
-    def _connect(db: Path) -> sqlite3.Connection:
+    def _connect(db: Path, create: bool) -> sqlite3.Connection:
         try:
             conn = sqlite3.connect(db, isolation_level=None, timeout=30.0)
             conn.row_factory = sqlite3.Row
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
-            conn.executescript(_SCHEMA)
+            if create:
+                conn.executescript(_SCHEMA)
         except sqlite3.DatabaseError as e:
             raise StoreError(f"{db}: cannot open the run database: {e}") from None
         return conn
@@ -239,17 +278,21 @@ class RunStore:
             finally:
                 self._depth -= 1
             return
-        self._conn.execute("BEGIN IMMEDIATE")
-        self._depth = 1
         try:
-            yield
-        except BaseException:
-            self._conn.execute("ROLLBACK")
-            raise
-        else:
-            self._conn.execute("COMMIT")
-        finally:
-            self._depth = 0
+            self._conn.execute("BEGIN IMMEDIATE")
+            self._depth = 1
+            try:
+                yield
+            except BaseException:
+                with suppress(sqlite3.DatabaseError):
+                    self._conn.execute("ROLLBACK")
+                raise
+            else:
+                self._conn.execute("COMMIT")
+            finally:
+                self._depth = 0
+        except sqlite3.DatabaseError as e:
+            raise StoreError(f"{self.run_dir / DB_FILE}: cannot write the run database: {e}") from None
 
     def add_program(self, row: ProgramRow) -> None:
         """Insert one program."""

@@ -47,3 +47,30 @@ def run_cli(*args: str) -> tuple[int, str, str]:
     if r.exception is not None and not isinstance(r.exception, SystemExit):
         raise r.exception
     return r.exit_code, r.stdout, r.stderr
+
+
+def _archive_status() -> str | None:
+    """Return ``git status`` of the repository's archive/, or None outside a git checkout."""
+    import shutil
+    import subprocess
+
+    if shutil.which("git") is None or not (REPO / ".git").exists():
+        return None
+    r = subprocess.run(["git", "status", "--porcelain", "--untracked-files=all", "archive/"], cwd=REPO,
+                       capture_output=True, text=True, timeout=60)
+    return r.stdout if r.returncode == 0 else None
+
+
+def pytest_sessionstart(session):
+    session.config._archive_status = _archive_status()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """The suite must leave the repository's archive/ as it found it (runs write to user archives)."""
+    before = getattr(session.config, "_archive_status", None)
+    after = _archive_status()
+    if before is not None and after != before:
+        import sys
+
+        sys.stderr.write(f"\nerror: the tests changed the repository's archive/:\n{after}\n")
+        session.exitstatus = 1

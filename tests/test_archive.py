@@ -370,7 +370,7 @@ def test_promote_forced_writes_a_verified_champion_with_lineage(archive, run_dir
     entry = E.find_entry(E.load_entries(archive), "offline-best")
     assert entry.problem is None and out.path == entry.path
     m = entry.meta
-    assert (m["program_id"], m["operator"], m["origin_run"]) == (best.id, best.operator, str(run_dir))
+    assert (m["program_id"], m["operator"], m["origin_run"]) == (best.id, best.operator, run_dir.name)
     assert m["parents"] == list(best.parents) and m["model"] and m["evaluator_version"]
     assert {"valid", "test_n20", "test_n100"} <= set(m["sets"])
     assert out.promoted or m.get("forced") is True

@@ -86,10 +86,15 @@ def test_bad_arguments_are_one_line_and_exit_2(archive, args, message):
     assert code == 2 and err.startswith(message) and "\n" not in err
 
 
-def test_a_folder_that_is_not_an_archive_is_refused(tmp_path):
-    code, _, err = cli("archive", "--archive-dir", str(tmp_path), "list")
+def test_a_file_is_not_an_archive_and_an_empty_folder_is_a_user_archive(tmp_path):
+    (tmp_path / "f").write_text("x")
+    code, _, err = cli("archive", "--archive", str(tmp_path / "f"), "list")
     assert code == 2
-    assert err == f"error: {tmp_path}: not an archive folder (neither references/ nor champions/ found)"
+    assert err == f"error: {tmp_path / 'f'}: not an archive folder (not a folder at all)"
+    code, out, _ = cli("archive", "--archive", str(tmp_path), "list", "--json")  # read over the shipped one
+    assert code == 0
+    assert {"EDD", "MDD", "Aug-MDDC"} <= {r["id"] for r in json.loads(out)["entries"]}
+    assert [p.name for p in tmp_path.iterdir()] == ["f"]  # looking wrote nothing
 
 
 def test_show_prints_code_scores_against_references_and_classes(archive):
@@ -140,4 +145,4 @@ def test_promote_then_show_prints_the_lineage(archive, run_dir):
     assert "lineage" in out and "main line:" in out and "seeds" in out
     rows = json.loads(cli("archive", "--archive-dir", str(archive), "list", "--json")[1])["entries"]
     champ = next(r for r in rows if r["id"] == "champ1")
-    assert champ["status"] == "ok" and champ["origin"].startswith(str(run_dir))
+    assert champ["status"] == "ok" and champ["origin"].startswith(run_dir.name + " #")  # no absolute path

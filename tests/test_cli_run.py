@@ -114,4 +114,44 @@ def test_a_garbage_only_llm_ends_with_a_clear_summary(config_file, tmp_path, mon
     assert "valid programs: 0 of" in out and "no_code" in out
     assert "no valid program came back from the LLM" in out
     assert "most common rejection: 'no code in the reply (prose only)'" in out
-    assert "champion: mdd" in out or "champion: edd" in out or "champion: spt" in out
+    assert "no champion: no valid program written by the LLM" in out and "champion: mdd" not in out
+    with RunStore.open(tmp_path / "g") as s:
+        assert s.get_state("champion") is None and s.get_state("status") == "finished"
+
+
+def test_config_show_describes_every_field_and_still_parses():
+    res = CliRunner().invoke(app, ["config", "show"])
+    assert res.exit_code == 0
+    text = res.output
+    assert "# USD per million prompt tokens; allowed [0.0, 10000.0]\nprice_prompt_per_mtok = 0.0\n" in text
+    assert "[search.operators]\n# Relative weights of the prompt operators" in text
+    assert tomllib.loads(text) == load_config().model_dump(mode="json")
+    lines = text.splitlines()
+    values = [k for k, line in enumerate(lines) if " = " in line and not line.startswith("#")]
+    described = [k for k in values if lines[k - 1].startswith("# ")]
+    assert len(described) == len(values)  # every field has its comment
+
+
+def test_run_help_shows_the_defaults_and_the_real_run_dir_pattern():
+    import re
+
+    from discover.runner import default_run_dir
+
+    res = CliRunner().invoke(app, ["run", "--help"], env={"COLUMNS": "200"})
+    text = " ".join(res.output.split())
+    assert "[default: (1500)]" in text and "[default: (offline)]" in text and "[default: (1)]" in text
+    example = re.search(r"e\.g\. (runs/\S+?)\)", text)[1]
+    pattern = re.sub(r"\d", r"\\d", example)
+    assert re.fullmatch(pattern, str(default_run_dir(1)))  # the help's example has the real shape
+    assert "runs/<date>-<time>-s<seed>" in text
+
+
+def test_resume_below_the_samples_drawn_says_so(cli, config_file, tmp_path):
+    run = tmp_path / "r"
+    code, _, err = cli("run", "--config", str(config_file), "--samples", "16", "--run-dir", str(run),
+                       "--quiet", "--set", "champion.promote=false")
+    assert code == 0, err
+    code, _, err = cli("resume", str(run), "--samples", "8", "--quiet")
+    assert code == 2
+    assert err == (f"error: command line: --samples 8 is below the 16 samples {run} has drawn already; give"
+                   " more than 16 to continue the search\n")

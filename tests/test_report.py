@@ -18,12 +18,12 @@ from discover import plots
 from discover.archive.runs import RunView
 from discover.cli import app
 from discover.cli.common import UserError
-from discover.report import champion_id, reference_classes, render_report, write_report
+from discover.report import champion_id, code_html, reference_classes, render_report, write_report
 from tests.test_archive import make_run
 
 PLOTS = 9  # islands, outcomes, operators, lineage, 3 heatmaps, tokens, cost
 SECTIONS = ("Summary", "Search progress", "Outcomes", "Operators", "Lineage", "Per-class gaps",
-            "Tokens and cost", "Champion code")
+            "Tokens and cost", "Test sets", "Champion code")
 
 
 @pytest.fixture(scope="module")
@@ -107,6 +107,40 @@ def test_a_run_that_has_not_started_renders_with_placeholders(tmp_path):
     page = render_report(tmp_path / "new")
     assert page.count('<svg class="plot"') == PLOTS - 2  # one placeholder instead of three heatmaps
     assert page.count(">no data</text>") == 6 and ">no lineage</text>" in page and "no valid program" in page
+
+
+def test_the_code_listing_numbers_every_line_as_the_file_does():
+    code = "\n\n# Σ ≤ · é ✓ — wide glyphs that used to push the code column down\n" + "".join(
+        f"def f{k}(p, d):  # {'·' * k}\n    return sorted(range(len(p)))\n" for k in range(40))
+    text = html.unescape(re.sub(r"<[^>]+>", "", code_html(code)))
+    lines = text.rstrip("\n").split("\n")
+    assert len(lines) == len(code.rstrip("\n").split("\n"))
+    for number, (shown, original) in enumerate(zip(lines, code.split("\n"), strict=False), start=1):
+        m = re.fullmatch(r"\s*(\d+)(.*)", shown)
+        assert m and int(m[1]) == number and m[2] == original  # its own number, on its own line
+
+
+def test_the_report_shows_wall_clock_and_the_champions_test_set_scores(run_dir, tmp_path):
+    from discover.archive.index import read_index
+    from tests.test_archive import make_archive
+
+    page = render_report(run_dir)
+    events = _sql(run_dir, "SELECT MIN(created), MAX(created) FROM events")[0]
+    total = round(events[1] - events[0])
+    shown = f"{total // 60} min {total % 60:02d} s from the first record to the last"
+    assert f"wall clock</th><td>{shown}" in page
+    assert "is not scored on the stored test sets" in page  # the run promoted nothing indexed
+    archive = make_archive(tmp_path, tmp_path)
+    r = CliRunner().invoke(app, ["archive", "--archive", str(archive), "promote", str(run_dir), "--name",
+                                 "champ", "--force"])
+    assert r.exit_code == 0, r.output
+    page = render_report(run_dir, archive)
+    rec = read_index(archive).get("champ")
+    for name, sc in rec.scores.items():
+        row = f"<tr><td>{name}</td><td>{sc.n}</td><td>{sc.instances}</td><td>{sc.mean_gap_pct:.3f} %</td>"
+        assert row in page
+    mdd = read_index(archive).get("MDD").scores["test_n20"].mean_gap_pct
+    assert f"{mdd:.3f} %" in page
 
 
 # --- SVG helpers ---------------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from typing import Any
 
 from discover import provenance
 from discover.archive.errors import ArchiveError
+from discover.archive.layers import base_of
 
 REFERENCES = {"edd": "EDD", "spt": "SPT", "mdd": "MDD", "psk": "PSK", "eddc": "EDDC", "mddc": "MDDC",
               "aug_mdd": "Aug-MDD", "aug_mddc": "Aug-MDDC"}
@@ -108,6 +109,8 @@ def load_champion(path: Path, archive_dir: Path | None = None) -> Entry:
 def load_entries(archive_dir: str | Path) -> list[Entry]:
     """Return the references (in the rules' usual order) then the champions (by file name).
 
+    A user archive (see ``layers``) gives the shipped archive's entries, then its own champions.
+
     Raises
     ------
     ArchiveError
@@ -115,6 +118,12 @@ def load_entries(archive_dir: str | Path) -> list[Entry]:
     """
     root = Path(archive_dir)
     refs, champs = root / REFERENCE_DIR, root / CHAMPION_DIR
+    base = base_of(root)
+    if root.exists() and not root.is_dir():
+        raise ArchiveError(f"{root}: not an archive folder (not a folder at all)")
+    if base is not None:  # a user archive: the shipped entries, then its own champions
+        own = sorted(champs.glob("*.py")) if champs.is_dir() else []
+        return load_entries(base) + [load_champion(p, root) for p in own if not p.name.startswith("_")]
     if not refs.is_dir() and not champs.is_dir():
         raise ArchiveError(f"{root}: not an archive folder "
                            f"(neither {REFERENCE_DIR}/ nor {CHAMPION_DIR}/ found)")

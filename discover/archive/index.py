@@ -15,6 +15,7 @@ from typing import Any
 
 from discover.archive.entries import Entry
 from discover.archive.errors import ArchiveError
+from discover.archive.layers import base_of, own_ids
 from discover.archive.lineage import Lineage
 from discover.archive.scoring import (
     DEFAULT_TIMEOUT_S,
@@ -101,7 +102,16 @@ def read_index(archive_dir: str | Path) -> Index:
     ArchiveError
         When the file is not a valid index.
     """
-    path = Path(archive_dir) / INDEX_FILE
+    root = Path(archive_dir)
+    own = _read_one(root / INDEX_FILE)
+    base = base_of(root)
+    if base is None:
+        return own
+    shipped = _read_one(base / INDEX_FILE)  # a user archive: its records over the shipped ones
+    return Index({**shipped.entries, **own.entries}, own.evaluator_version or shipped.evaluator_version)
+
+
+def _read_one(path: Path) -> Index:
     if not path.exists():
         return Index()
     try:
@@ -138,8 +148,9 @@ def _dump(obj: Any, level: int) -> str:
 
 
 def write_index(archive_dir: str | Path, index: Index) -> None:
-    """Write ``index.json`` atomically."""
-    write_atomic(Path(archive_dir) / INDEX_FILE, dumps_index(index))
+    """Write ``index.json`` atomically (a user archive's holds only its own champions)."""
+    own = own_ids(archive_dir)
+    write_atomic(Path(archive_dir) / INDEX_FILE, dumps_index(index if own is None else index.keep_only(own)))
 
 
 # --- status and scoring -----------------------------------------------------------------------------
@@ -203,7 +214,10 @@ def refresh_index(archive_dir: str | Path, entries: list[Entry], sets: list[Stor
     index = read_index(root).keep_only({e.id for e in entries})
     notes = []
     smallest = min(sets, key=lambda s: s.iset.p.size) if sets else None
+    own = own_ids(root)
     for e in entries:
+        if own is not None and e.id not in own:
+            continue  # the shipped archive's entry: scored there, read only here
         if e.problem:
             notes.append(e.problem)
             continue

@@ -112,7 +112,7 @@ def find_run(origin_run: str, archive_dir: Path) -> Path | None:
     """Return the run folder a champion names, looked up as given, then beside the archive folder."""
     if not origin_run:
         return None
-    for base in (Path.cwd(), archive_dir.resolve().parent):
+    for base in (Path.cwd(), Path.cwd() / "runs", archive_dir.resolve().parent):
         path = (base / origin_run) if not Path(origin_run).is_absolute() else Path(origin_run)
         if (path / "run.sqlite").is_file():
             return path

@@ -29,7 +29,7 @@ from discover.archive.scoring import (
     require_sets,
     score_code,
 )
-from discover.champion import evaluator_digest, promote_candidate
+from discover.champion import evaluator_digest, promote_candidate, run_label
 from evaluator import EVALUATOR_VERSION
 from evaluator.heuristics import NAMES, run_on_set
 from evaluator.instances import InstanceSet, write_atomic
@@ -218,7 +218,8 @@ def promote_program(archive_dir: str | Path, run_dir: str | Path, program: int |
         cand = gaps_pct(_values(code, entry, valid, evaluator, f"program #{p.id}", timeout_s), valid.opt)
         best_ref = min(ref_gaps, key=lambda k: (float(np.nanmean(ref_gaps[k])), k))
         a = alpha if alpha is not None else float(cfg.get("champion", {}).get("alpha", 0.05))
-        meta = {"name": name, "origin_run": str(run_dir), "program_id": p.id, "parents": list(p.parents),
+        meta = {"name": name, "origin_run": run_label(run_dir), "program_id": p.id,
+                "parents": list(p.parents),
                 "model": view.model_of_prompt(p.prompt) or cfg.get("llm", {}).get("model") or
                 cfg.get("llm", {}).get("kind"), "operator": p.operator, "date": _now(), "entry": entry,
                 "evaluator_version": EVALUATOR_VERSION, "evaluator_sha256": evaluator_digest(),

@@ -115,8 +115,9 @@ class RunView:
             self._tables = {r[0] for r in tables}
         except sqlite3.DatabaseError as e:
             raise ArchiveError(f"{db}: cannot read the run database: {e}") from None
-        if "programs" not in self._tables:
-            raise ArchiveError(f"{db}: no programs table: not a discover run database")
+        if "programs" not in self._tables or self.state("schema") is None:
+            why = "the file is empty" if db.stat().st_size == 0 else f"a copy made without its {DB_FILE}-wal?"
+            raise ArchiveError(f"{db}: not a discover run database: it holds no run state ({why})")
         self._programs: list[Program] | None = None
 
     def close(self) -> None:

@@ -20,6 +20,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from discover.archive.errors import ArchiveError
+from discover.archive.layers import sets_root
 from evaluator.heuristics import NAMES, run_on_set
 from evaluator.instances import InstanceSet
 from evaluator.kernels import tardiness_of_set, total_tardiness
@@ -42,7 +43,8 @@ class StoredSet:
 
 
 def load_test_sets(archive_dir: str | Path, names: tuple[str, ...] = TEST_SETS) -> list[StoredSet]:
-    """Return the stored test sets found in ``archive_dir/baselines`` (missing ones are skipped).
+    """Return the stored test sets found in ``archive_dir/baselines`` (missing ones are skipped); a user
+    archive without its own ``baselines/`` reads the shipped archive's.
 
     Raises
     ------
@@ -51,7 +53,7 @@ def load_test_sets(archive_dir: str | Path, names: tuple[str, ...] = TEST_SETS) 
     """
     out = []
     for name in names:
-        path = Path(archive_dir) / BASELINE_DIR / f"{name}.json"
+        path = sets_root(archive_dir) / BASELINE_DIR / f"{name}.json"
         if not path.exists():
             continue
         try:
@@ -66,7 +68,7 @@ def require_sets(sets: list[StoredSet], archive_dir: str | Path) -> list[StoredS
     """Return ``sets``, or raise ArchiveError saying how to build them when there are none."""
     if not sets:
         names = ", ".join(f"{n}.json" for n in TEST_SETS)
-        raise ArchiveError(f"{Path(archive_dir) / BASELINE_DIR}: no stored test set ({names}); "
+        raise ArchiveError(f"{sets_root(archive_dir) / BASELINE_DIR}: no stored test set ({names}); "
                            "build them with `discover baselines build`")
     return sets
 

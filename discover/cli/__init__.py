@@ -15,7 +15,7 @@ app = typer.Typer(
     " scored against exact optima.",
 )
 
-_MODULES = ("instances", "baselines", "solve", "evaluate", "llm", "run", "archive", "report")
+_MODULES = ("instances", "baselines", "solve", "evaluate", "llm", "run", "show", "archive", "report")
 
 
 def _register() -> None:

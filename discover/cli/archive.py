@@ -14,9 +14,10 @@ from discover.archive import views as V
 from discover.archive.entries import find_entry, load_entries
 from discover.archive.errors import ArchiveError
 from discover.archive.index import INDEX_FILE, IndexEntry, entry_status, read_index, refresh_index
+from discover.archive.layers import own_ids
 from discover.archive.scoring import DEFAULT_TIMEOUT_S, load_test_sets, open_evaluator
 from discover.cli.common import UserError, console, err_console, print_json
-from discover.paths import ARCHIVE_DIR
+from discover.paths import ARCHIVE_DIR, user_archive_dir
 
 archive_app = typer.Typer(no_args_is_help=True, add_completion=False,
                           help="The archive of heuristics: reference rules and champions with their scores.")
@@ -73,10 +74,13 @@ def _evaluator(timeout_s: float) -> Iterator[Any]:
 
 @archive_app.callback()
 def _group(ctx: typer.Context,
-           archive_dir: Path = typer.Option(ARCHIVE_DIR, "--archive-dir",
-                                            help="The archive folder (references/, champions/, ...).")):
+           archive_dir: Path = typer.Option(
+               None, "--archive", "--archive-dir",
+               help="The archive written to (default: the user archive, $XDG_DATA_HOME/discover/archive or"
+               " ~/.local/share/discover/archive). A folder without references/ is read on top of the"
+               f" shipped archive ({ARCHIVE_DIR}), which lends it the references, stored sets and scores.")):
     """The archive of heuristics: reference rules and champions with their scores."""
-    ctx.obj = {"archive_dir": archive_dir}
+    ctx.obj = {"archive_dir": archive_dir or user_archive_dir()}
 
 
 @archive_app.command("list")
@@ -166,7 +170,8 @@ def diff_cmd(ctx: typer.Context, a: str = typer.Argument(..., metavar="A"),
 def add_cmd(ctx: typer.Context, file: Path = typer.Argument(..., metavar="FILE.py"),
             name: str = typer.Option(..., "--name", help="The champion's name (file champions/NAME.py)."),
             entry: str = typer.Option("schedule", "--entry", help="The function to call."),
-            timeout: float = typer.Option(DEFAULT_TIMEOUT_S, "--timeout", help="Seconds per stored set.")
+            timeout: float = typer.Option(DEFAULT_TIMEOUT_S, "--timeout",
+                                          help="CPU-time budget per stored set.")
             ) -> None:
     """Score a hand-written heuristic in the sandbox on the stored test sets, then archive it."""
     from discover.archive.promote import add_file
@@ -190,7 +195,8 @@ def promote_cmd(ctx: typer.Context, run_dir: Path = typer.Argument(..., metavar=
                 name: str = typer.Option(None, "--name", help="Champion name (default: <run>-p<id>)."),
                 force: bool = typer.Option(False, "--force", help="Archive it even if not better."),
                 alpha: float = typer.Option(None, "--alpha", help="Significance level (default: the run's)."),
-                timeout: float = typer.Option(DEFAULT_TIMEOUT_S, "--timeout", help="Seconds per set.")
+                timeout: float = typer.Option(DEFAULT_TIMEOUT_S, "--timeout",
+                                         help="CPU-time budget per stored set.")
                 ) -> None:
     """Promote a run's program: validation test against the archive's best, then test-set scores."""
     from discover.archive.promote import promote_program
@@ -212,7 +218,8 @@ def index_cmd(ctx: typer.Context,
               everything: bool = typer.Option(False, "--all", help="Re-score every entry, not only stale."),
               verify: bool = typer.Option(True, "--verify/--no-verify",
                                           help="Check each reference file against its numba twin."),
-              timeout: float = typer.Option(DEFAULT_TIMEOUT_S, "--timeout", help="Seconds per set.")) -> None:
+              timeout: float = typer.Option(DEFAULT_TIMEOUT_S, "--timeout",
+                                         help="CPU-time budget per stored set.")) -> None:
     """Score the entries missing from index.json or stale there, on the stored test sets."""
     from discover.archive.lineage import champion_lineage
     from discover.archive.scoring import require_sets
@@ -231,6 +238,15 @@ def index_cmd(ctx: typer.Context,
     names = ", ".join(s.name for s in sets)
     console.print(f"index: {root / INDEX_FILE} ({len(entries)} entries, sets {names})", markup=False,
                   highlight=False)
+    own = own_ids(root)
+    if own is not None:
+        index = read_index(root)
+        stale = [e.id for e in entries
+                 if e.id not in own and entry_status(e, index.get(e.id), sets)[0] != "ok"]
+        if stale:
+            err_console.print(f"warning: the shipped archive's scores of {', '.join(stale)} are not current;"
+                              f" `discover archive --archive {ARCHIVE_DIR} index` rescores them there",
+                              style="yellow", markup=False, highlight=False)
     if notes:
         raise UserError(notes[0] + (f" (and {len(notes) - 1} more)" if len(notes) > 1 else ""))
 

@@ -79,7 +79,8 @@ def register(app: typer.Typer) -> None:
         instances: Path = typer.Option(..., "--instances", help="Instance set (JSON) to score it on."),
         entry: str = typer.Option("schedule", "--entry", help="Function to call as entry(p, d) -> order."),
         timeout: float = typer.Option(DEFAULT_TIMEOUT_S, "--timeout",
-                                      help="Wall-clock limit in seconds for the whole set."),
+                                      help="CPU-time budget in seconds for the whole set, shared among the"
+                                      " sandbox's processes in proportion to their part of the work."),
         as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
     ) -> None:
         """Score a heuristic in the sandbox; exit code 1 when its status is not ok."""

@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from discover.cli.common import UserError, console, err_console
+from discover.store import StoreError, check_writable
 from evaluator import instances as inst
 
 
@@ -37,7 +38,13 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Generate a set with the Potts-Van Wassenhove scheme (Shang et al.'s variant)."""
         iset = inst.generate(n, per_class, seed, _grid(rdd, "--rdd"), _grid(tf, "--tf"), keep_negative, name)
-        inst.save_set(iset, out)
+        try:
+            check_writable(out.parent, "folder")
+            inst.save_set(iset, out)
+        except StoreError as e:
+            raise UserError(f"-o {out}: {e}") from None
+        except OSError as e:
+            raise UserError(f"-o {out}: cannot write: {e.strerror or e}") from None
         console.print(f"wrote {iset.count} instances of n={n} to {out} (sha256 {iset.sha256()[:12]})")
 
     @sub.command("check")

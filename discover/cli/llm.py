@@ -25,6 +25,9 @@ def register(app: typer.Typer) -> None:
         ),
         seed: int = typer.Option(0, "--seed", help="Seed of the offline model."),
         quiet: bool = typer.Option(False, "--quiet", help="Do not log each request on stderr."),
+        model: str = typer.Option("offline", "--model", help="The model name served (listed by /v1/models)."),
+        only_model: bool = typer.Option(
+            False, "--only-model", help="Answer 404 model_not_found to requests naming another model."),
     ) -> None:
         """Serve /v1/chat/completions and /v1/models from the offline model or a transcript, until Ctrl-C.
 
@@ -45,7 +48,8 @@ def register(app: typer.Typer) -> None:
             what = f"transcript {transcript}" + (" (misses go to the offline model)" if lenient else "")
         log = None if quiet else (lambda line: sys.stderr.write(line + "\n"))
         try:
-            server = MockServer(backend, host=host, port=port, log=log)
+            server = MockServer(backend, host=host, port=port, log=log, model=model,
+                                only_model=only_model)
         except OSError as e:
             raise UserError(f"--port {port}: cannot listen on {host}:{port} ({e.strerror})") from None
         sys.stdout.write(f"serving the {what} at\n{server.url}\n(Ctrl-C stops)\n")

@@ -18,12 +18,15 @@ def register(app: typer.Typer) -> None:
         run_dir: Path = typer.Argument(..., metavar="RUN_DIR", help="A run folder (holding run.sqlite)."),
         out: Path = typer.Option(None, "-o", "--out",
                                  help="The HTML file to write (default RUN_DIR/report.html)."),
+        archive: Path = typer.Option(None, "--archive",
+                                     help="Archive holding the champion's test-set scores (default: the one"
+                                     " the run promotes into)."),
     ) -> None:
         """Write a self-contained HTML page about a run: progress, outcomes, lineage, classes, cost, code."""
         from discover.report import write_report
 
         try:
-            path = write_report(run_dir, out)
+            path = write_report(run_dir, out, archive)
         except ArchiveError as e:
             raise UserError(str(e)) from None
         except OSError as e:

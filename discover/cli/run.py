@@ -15,11 +15,14 @@ from rich.live import Live
 from rich.table import Table
 
 from discover.cli.common import UserError, console
-from discover.config import ConfigError, load_config, parse_assignment
+from discover.config import Config, ConfigError, load_config, parse_assignment
 from discover.controller import Progress, RunError
 from discover.fitness import SetError
+from discover.paths import PROMPTS_DIR
 from discover.prompts import PromptError
 from discover.store import StoreError
+
+D = Config()  # the defaults, shown in --help
 
 STOP_TEXT = {
     "samples": "the sample budget is spent",
@@ -29,9 +32,12 @@ STOP_TEXT = {
     "no_improvement": "no improvement within the configured number of samples",
     "invalid_streak": "too many samples in a row without a valid program (is the LLM answering with code?)",
     "llm_budget": "the LLM layer's budget is exhausted",
+    "llm_errors": "the LLM requests kept failing (after their retries)",
     "replay_miss": "a request was not in the transcript (the replay diverged)",
 }
 EXPECTED = (ConfigError, StoreError, SetError, PromptError, RunError)
+FAILED_STOPS = ("llm_errors",)
+"""Stop reasons that mean the run could not do its work: the command exits with code 1."""
 
 
 def _gap(g: float | None) -> str:
@@ -106,8 +112,11 @@ def _execute(fn: Callable[[Callable[[Progress], None]], Any], live: bool, run_di
         with _interruptible(), _live(live) as cb:
             return fn(cb)
     except KeyboardInterrupt:
-        console.print(f"interrupted: work in flight cancelled, store closed; continue with"
-                      f" `discover resume {run_dir}`", highlight=False, soft_wrap=True)
+        if (Path(run_dir) / "run.sqlite").is_file():
+            console.print(f"interrupted: work in flight cancelled, store closed; continue with"
+                          f" `discover resume {run_dir}`", highlight=False, soft_wrap=True)
+        else:
+            console.print("interrupted before the run started: nothing was kept", highlight=False)
         raise typer.Exit(130) from None
     except EXPECTED as e:
         raise UserError(str(e)) from None
@@ -127,15 +136,27 @@ def print_summary(rep: Any) -> None:
         console.print(f"  most common rejection: {reason!r} ({count}×)", highlight=False, soft_wrap=True)
     if rep.llm_errors:
         console.print(f"  LLM requests that failed: {rep.llm_errors}", highlight=False, soft_wrap=True)
+    if rep.last_llm_error and (rep.stop_reason in FAILED_STOPS or rep.valid == 0):
+        console.print(f"  last LLM error: {rep.last_llm_error}", highlight=False, soft_wrap=True)
     if rep.valid == 0:
         console.print("  no valid program came back from the LLM: nothing better than the seeds was found",
                       highlight=False, soft_wrap=True)
     console.print(f"  best training gap: {_gap(rep.best_gap)} (program #{rep.best_id});"
                   f" MDD {_gap(rep.mdd_gap)}", highlight=False, soft_wrap=True)
-    console.print(f"  tokens {rep.tokens:,}, cost ${rep.cost:.4f}; controller {rep.controller_ms:.2f} ms"
-                  " per candidate", highlight=False, soft_wrap=True)
+    unknown = (f" + the unknown usage of {rep.usage_unknown} failed attempt(s) the server did not report"
+               if rep.usage_unknown else "")
+    console.print(f"  tokens {rep.tokens:,}, cost ${rep.cost:.4f} (as billed, failed attempts included"
+                  f"{unknown}); controller {rep.controller_ms:.2f} ms per candidate", highlight=False,
+                  soft_wrap=True)
+    if rep.usage_capped:
+        console.print(f"  warning: {rep.usage_capped} answer(s) reported implausible token usage (more than"
+                      " the prompt's bytes or n × max_tokens); capped there (see the usage_capped events)",
+                      highlight=False, soft_wrap=True)
     ch = rep.champion
-    if ch:
+    if not ch:
+        console.print("no champion: no valid program written by the LLM (the seeds do not compete);"
+                      " nothing promoted", highlight=False, soft_wrap=True)
+    else:
         console.print(f"champion: {ch['name']} (program #{ch['program_id']}): validation gap"
                       f" {_gap(ch['valid_gap'])} vs MDD {_gap(ch['mdd_valid_gap'])}"
                       f" (training {_gap(ch['train_gap'])})", highlight=False, soft_wrap=True)
@@ -145,6 +166,12 @@ def print_summary(rep: Any) -> None:
                 "would be promoted (promotion disabled)" if dec["promoted"] else "not promoted")
             console.print(f"  vs the archive's best ({ch['reference']}, {_gap(ch['reference_gap'])}):"
                           f" {verdict}: {dec['reason']}", highlight=False, soft_wrap=True)
+
+
+def _finish(rep: Any) -> None:
+    print_summary(rep)
+    if rep.stop_reason in FAILED_STOPS:
+        raise typer.Exit(1)
 
 
 def _overrides(sets: list[str], **opts: Any) -> dict[str, Any]:
@@ -166,28 +193,47 @@ def register(app: typer.Typer) -> None:
     @app.command("run")
     def run(
         config: Path = typer.Option(None, "--config", help="TOML config file (defaults otherwise)."),
-        llm: str = typer.Option(None, "--llm", help="LLM backend: offline, openai or replay."),
-        model: str = typer.Option(None, "--model", help="Model name."),
-        base_url: str = typer.Option(None, "--base-url", help="OpenAI-compatible endpoint."),
-        samples: int = typer.Option(None, "--samples", help="Sample budget."),
-        seed: int = typer.Option(None, "--seed", help="Random seed of the run."),
-        run_dir: str = typer.Option(None, "--run-dir", help="Run directory (default runs/<date>-s<seed>)."),
+        llm: str = typer.Option(None, "--llm", help="LLM backend: offline, openai or replay (llm.kind).",
+                                show_default=D.llm.kind),
+        model: str = typer.Option(None, "--model", help="Model name (llm.model).",
+                                  show_default=D.llm.model or "the backend's default"),
+        base_url: str = typer.Option(None, "--base-url", help="OpenAI-compatible endpoint (llm.base_url).",
+                                     show_default=D.llm.base_url or "the SDK's, api.openai.com"),
+        samples: int = typer.Option(None, "--samples", help="Sample budget (stopping.samples).",
+                                    show_default=str(D.stopping.samples)),
+        seed: int = typer.Option(None, "--seed", help="Random seed of the run (seed).",
+                                 show_default=str(D.seed)),
+        run_dir: str = typer.Option(None, "--run-dir", help="Run directory (run_dir).",
+                                    show_default="runs/<date>-<time>-s<seed>, e.g. runs/20261201-182433-s1"),
         sets: list[str] = typer.Option(None, "--set", help=set_help),
         overwrite: bool = typer.Option(False, "--overwrite", help="Replace a run already in --run-dir."),
         live: bool = typer.Option(True, "--live/--quiet", help="Show the live view."),
+        seed_program: list[Path] = typer.Option(
+            None, "--seed-program", help="A .py file defining the entry function, added to the seeds every"
+            " island starts from (repeatable; config search.seeds lists them all)."),
+        prompts: Path = typer.Option(None, "--prompts", help="Folder of prompt templates (config prompts).",
+                                     show_default=str(PROMPTS_DIR)),
+        archive: Path = typer.Option(
+            None, "--archive", help="The archive the champion is promoted into (config champion.dir).",
+            show_default="the user archive, $XDG_DATA_HOME/discover/archive or ~/.local/share/…"),
     ) -> None:
         """Run the search: seeds, islands, LLM samples, scoring, then the champion step."""
-        from discover.runner import start_run
+        from discover.runner import default_run_dir, start_run
 
         over = _overrides(sets, **{"llm.kind": llm, "llm.model": model, "llm.base_url": base_url,
-                                   "stopping.samples": samples, "seed": seed, "run_dir": run_dir})
+                                   "stopping.samples": samples, "seed": seed, "run_dir": run_dir,
+                                   "prompts": str(prompts) if prompts else None,
+                                   "champion.dir": str(archive) if archive else None})
         try:
             cfg = load_config(config, over)
+            if seed_program:
+                cfg = cfg.replace(**{"search.seeds": [*cfg.search.seeds, *(str(f) for f in seed_program)]})
+            if not cfg.run_dir:
+                cfg = cfg.replace(run_dir=str(default_run_dir(cfg.seed)))
         except ConfigError as e:
             raise UserError(str(e)) from None
-        rep = _execute(lambda cb: start_run(cfg, overwrite=overwrite, on_progress=cb), live,
-                       cfg.run_dir or "RUN_DIR")
-        print_summary(rep)
+        rep = _execute(lambda cb: start_run(cfg, overwrite=overwrite, on_progress=cb), live, cfg.run_dir)
+        _finish(rep)
 
     @app.command("resume")
     def resume(
@@ -201,7 +247,7 @@ def register(app: typer.Typer) -> None:
 
         over = _overrides(sets, **{"stopping.samples": samples})
         rep = _execute(lambda cb: resume_run(run_dir, over or None, on_progress=cb), live, str(run_dir))
-        print_summary(rep)
+        _finish(rep)
 
     @app.command("replay")
     def replay(
@@ -225,10 +271,12 @@ def register(app: typer.Typer) -> None:
     def show(
         config: Path = typer.Option(None, "--config", help="TOML config file."),
         sets: list[str] = typer.Option(None, "--set", help=set_help),
+        describe: bool = typer.Option(True, "--describe/--plain",
+                                      help="Comment each field with its description and allowed range."),
     ) -> None:
-        """Print the resolved configuration as TOML."""
+        """Print the resolved configuration as TOML, every field described."""
         try:
             cfg = load_config(config, _overrides(sets))
         except ConfigError as e:
             raise UserError(str(e)) from None
-        typer.echo(cfg.to_toml(), nl=False)
+        typer.echo(cfg.describe() if describe else cfg.to_toml(), nl=False)

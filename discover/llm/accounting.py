@@ -99,10 +99,13 @@ class Ledger:
                 s.cost_usd + cost_usd,
             )
 
-    def release(self) -> None:
-        """Give back a reservation whose call failed."""
+    def release(self, prompt_tokens: int = 0, completion_tokens: int = 0, cost_usd: float = 0.0) -> None:
+        """Give back a reservation whose call failed, counting what its attempts were billed."""
         with self._lock:
+            s = self._spend
             self._in_flight -= 1
+            self._spend = Spend(s.calls, s.prompt_tokens + prompt_tokens,
+                                s.completion_tokens + completion_tokens, s.cost_usd + cost_usd)
 
     def spent(self) -> Spend:
         """Return what completed calls have spent."""

@@ -53,11 +53,24 @@ class ChatResult:
 
 
 class LLMError(RuntimeError):
-    """A call that failed for good (after retries); the run goes on without it."""
+    """A call that failed for good (after retries); the run goes on without it.
+
+    A paid API bills failed attempts too: the usage the server reported for them is carried here,
+    and ``usage_unknown`` counts the attempts whose usage it did not report (timeouts, cut bodies).
+    """
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0
+    usage_unknown: int = 0
 
 
 class BudgetExhausted(LLMError):
     """A budget (calls, tokens, dollars) is spent: no new requests are sent."""
+
+
+class TranscriptWriteError(RuntimeError):
+    """The run's transcript cannot be written: the run must stop (it could not be replayed)."""
 
 
 class LLM(Protocol):

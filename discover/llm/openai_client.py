@@ -26,6 +26,7 @@ from discover.llm.accounting import Budget, Ledger, Price, Spend, price_for
 from discover.llm.base import ChatRequest, ChatResult, LLMError
 
 _RETRY_STATUS = frozenset({408, 409, 429})
+PREFLIGHT_TIMEOUT_S = 30.0  # the check before a run waits at most this long (or llm.request_timeout_s)
 
 
 @dataclass(frozen=True)
@@ -58,7 +59,26 @@ class OpenAISettings:
 
 
 class _Malformed(Exception):
-    """A 2xx answer whose body is not a chat completion."""
+    """A 2xx answer whose body is not a chat completion (``data``: the body, if it was JSON)."""
+
+    def __init__(self, message: str, data: object = None) -> None:
+        super().__init__(message)
+        self.data = data
+
+
+class _Failed:
+    """What the failed attempts of one call were billed."""
+
+    def __init__(self) -> None:
+        self.prompt = self.completion = self.unknown = 0
+
+    def add(self, usage: tuple[int, int] | None, request: ChatRequest, n: int) -> None:
+        if usage is None:
+            self.unknown += 1
+            return
+        p, c = _plausible(usage, request, n)
+        self.prompt += p
+        self.completion += c
 
 
 class OpenAILLM:
@@ -91,20 +111,70 @@ class OpenAILLM:
             self._closed.set()
             self._client.close()
 
+    def preflight(self, model: str) -> None:
+        """Check, before a run's first sample, that the endpoint answers and serves ``model``.
+
+        One ``GET /models``; when it does not list the model (or the server has no such route), one
+        short chat request (``max_tokens`` 1). Raises LLMError with one line naming the URL, the model
+        and the cause.
+        """
+        where = f"model {model!r} at {self._where()}"
+        wait = min(self.settings.timeout_s, PREFLIGHT_TIMEOUT_S)
+        client = self._client.with_options(timeout=wait)
+        try:
+            listed = [m.id for m in client.models.list()]
+        except openai.APIStatusError as e:
+            if e.status_code in (401, 403):
+                raise LLMError(f"{where}: the server refused the API key (HTTP {e.status_code}:"
+                               f" {_message(e)})") from None
+            listed = []  # no /models route: ask the model itself
+        except openai.APITimeoutError:
+            raise LLMError(f"{where}: no answer within {wait:g} s") from None
+        except openai.APIConnectionError as e:
+            raise LLMError(f"{where}: cannot connect ({_cause(e)})") from None
+        except Exception:  # noqa: BLE001 - a body that is not a model list: ask the model instead
+            listed = []
+        if model in listed:
+            return
+        try:
+            client.chat.completions.create(
+                model=model, messages=[{"role": "user", "content": "Reply with OK."}], n=1,
+                **{self.settings.max_tokens_param: 1})
+        except openai.APIStatusError as e:
+            if e.status_code in _RETRY_STATUS or e.status_code >= 500:
+                return  # it answers; a busy or failing server is retried during the run
+            offered = f" (it lists: {', '.join(listed[:8])})" if listed else ""
+            raise LLMError(f"{where}: HTTP {e.status_code}: {_message(e)}{offered}") from None
+        except openai.APITimeoutError:
+            raise LLMError(f"{where}: no answer within {wait:g} s") from None
+        except openai.APIConnectionError as e:
+            raise LLMError(f"{where}: cannot connect ({_cause(e)})") from None
+
     def complete(self, request: ChatRequest) -> ChatResult:
         """Return ``request.n`` completions, or raise LLMError (BudgetExhausted once a budget is spent)."""
         price = price_for(self.settings.prices, request.model)
         if price is None and self.settings.budget.max_usd is not None:
             raise LLMError(f"openai: a dollar budget is set but model {request.model!r} has no price")
         self.ledger.reserve()
+        failed = _Failed()
         try:
             with self._slots:
                 t0 = time.perf_counter()
-                texts, meta, usage = self._collect(request)
+                texts, meta, usage = self._collect(request, failed)
                 latency = time.perf_counter() - t0
+        except LLMError as e:
+            e.prompt_tokens, e.completion_tokens = failed.prompt, failed.completion
+            e.usage_unknown = failed.unknown
+            e.cost_usd = price.cost(failed.prompt, failed.completion) if price else 0.0
+            self.ledger.release(e.prompt_tokens, e.completion_tokens, e.cost_usd)
+            raise
         except BaseException:
             self.ledger.release()
             raise
+        if failed.prompt or failed.completion or failed.unknown:  # billed too, though they gave nothing
+            meta["failed_attempts"] = {"prompt_tokens": failed.prompt, "completion_tokens": failed.completion,
+                                       "usage_unknown": failed.unknown}
+            usage = (usage[0] + failed.prompt, usage[1] + failed.completion)
         cost = price.cost(*usage) if price else 0.0
         self.ledger.settle(usage[0], usage[1], cost)
         return ChatResult(
@@ -118,7 +188,7 @@ class OpenAILLM:
             meta=meta,
         )
 
-    def _collect(self, request: ChatRequest) -> tuple[list[str], dict, tuple[int, int]]:
+    def _collect(self, request: ChatRequest, failed: _Failed) -> tuple[list[str], dict, tuple[int, int]]:
         """Ask for n completions; if the server ignores ``n``, ask again one at a time with seed + k."""
         texts: list[str] = []
         meta = {"backend": "openai", "model": None, "attempts": 0, "requests": 0, "finish_reasons": []}
@@ -126,7 +196,8 @@ class OpenAILLM:
         while len(texts) < request.n:
             k = meta["requests"]
             seed = request.seed if k == 0 or request.seed is None else request.seed + k
-            data, attempts = self._post(request, request.n if k == 0 else 1, seed)
+            asked = request.n if k == 0 else 1
+            data, attempts = self._post(request, asked, seed, failed)
             meta["attempts"] += attempts
             meta["requests"] += 1
             meta["model"] = meta["model"] or data.get("model")
@@ -134,18 +205,26 @@ class OpenAILLM:
             new = [(c.get("message") or {}).get("content") or "" for c in choices]
             texts += new
             meta["finish_reasons"] += [c.get("finish_reason") for c in choices]
-            usage = data.get("usage") or {}
-            if all(isinstance(usage.get(k), int) for k in ("prompt_tokens", "completion_tokens")):
-                prompt_tokens += usage["prompt_tokens"]
-                completion_tokens += usage["completion_tokens"]
+            usage = _usage(data)
+            if usage is not None:
+                kept = _plausible(usage, request, len(choices) or asked)
+                if kept != usage:
+                    meta.setdefault("usage_capped", []).append({"reported": list(usage), "kept": list(kept)})
+                prompt_tokens += kept[0]
+                completion_tokens += kept[1]
             else:  # some servers omit usage: estimate it, and say so
                 meta["usage_estimated"] = True
                 prompt_tokens += sum(len(m.get("content") or "") for m in request.messages) // 4
                 completion_tokens += sum(len(t) // 4 for t in new)
         return texts, meta, (prompt_tokens, completion_tokens)
 
-    def _post(self, request: ChatRequest, n: int, seed: int | None) -> tuple[dict, int]:
-        """Send one HTTP request with bounded retries; return the parsed body and the attempts made."""
+    def _post(self, request: ChatRequest, n: int, seed: int | None, failed: _Failed) -> tuple[dict, int]:
+        """Send one HTTP request with bounded retries; return the parsed body and the attempts made.
+
+        What each failed attempt was billed is added to ``failed``: the usage its body reports, else
+        one more attempt of unknown usage (a timeout, a cut body, a server error); a refused request
+        (429, 4xx) bills nothing.
+        """
         s = self.settings
         kwargs = {
             "model": request.model,
@@ -165,15 +244,20 @@ class OpenAILLM:
                 return _parse(raw.http_response.content), attempt + 1
             except openai.APIStatusError as e:
                 status = e.status_code
+                if status >= 500:
+                    failed.add(_usage(e.body) if isinstance(e.body, dict) else None, request, n)
                 if status not in _RETRY_STATUS and status < 500:
                     raise LLMError(f"openai: HTTP {status} from {self._where()}: {_message(e)}") from None
                 why = f"HTTP {status}: {_message(e)}"
                 retry_after = _retry_after(e.response.headers)
             except openai.APITimeoutError:
+                failed.add(None, request, n)
                 why = f"timed out after {s.timeout_s:g} s"
             except openai.APIConnectionError as e:
-                why = f"connection error ({e.__cause__ or e})"
+                failed.add(None, request, n)
+                why = f"connection error ({_cause(e)})"
             except _Malformed as e:
+                failed.add(_usage(e.data), request, n)
                 why = str(e)
             if attempt == s.max_retries:
                 raise LLMError(f"openai: gave up after {attempt + 1} attempts at {self._where()}: {why}")
@@ -194,8 +278,34 @@ def _parse(body: bytes) -> dict:
         raise _Malformed(f"malformed JSON in the response ({len(body)} bytes: {snippet!r}...)") from None
     choices = data.get("choices") if isinstance(data, dict) else None
     if not isinstance(choices, list) or not choices or not all(isinstance(c, dict) for c in choices):
-        raise _Malformed("the response has no choices")
+        raise _Malformed("the response has no choices", data)
     return data
+
+
+def _usage(data: object) -> tuple[int, int] | None:
+    """Return (prompt, completion) tokens of a body's ``usage``, or None when it reports none."""
+    usage = data.get("usage") if isinstance(data, dict) else None
+    if not isinstance(usage, dict):
+        return None
+    p, c = usage.get("prompt_tokens"), usage.get("completion_tokens")
+    ok = all(isinstance(x, int) and not isinstance(x, bool) and x >= 0 for x in (p, c))
+    return (p, c) if ok else None
+
+
+def _plausible(usage: tuple[int, int], request: ChatRequest, n: int) -> tuple[int, int]:
+    """Cap reported usage at what the request could have used: a token covers at least one byte of
+    the prompt (plus a chat template's overhead), and no choice exceeds ``max_tokens``."""
+    prompt_bytes = sum(len((m.get("content") or "").encode()) for m in request.messages)
+    cap_p = prompt_bytes + 32 * len(request.messages) + 256
+    cap_c = max(1, n) * request.max_tokens
+    return min(usage[0], cap_p), min(usage[1], cap_c)
+
+
+def _cause(e: BaseException) -> str:
+    """Return the innermost cause of a connection error (e.g. ``[Errno 111] Connection refused``)."""
+    while e.__cause__ is not None or e.__context__ is not None:
+        e = e.__cause__ or e.__context__
+    return str(e) or type(e).__name__
 
 
 def _message(e: openai.APIStatusError) -> str:

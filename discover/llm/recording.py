@@ -4,10 +4,11 @@ Each line (``"v": 1``) holds ``time`` (UTC, ISO 8601), ``request_hash`` (``reque
 ``sample_hashes`` (``request.key(i)`` per completion), ``model``, ``messages``, ``params`` (``n``,
 ``temperature``, ``max_tokens``, ``seed``), ``status`` (``ok``; ``error`` for a call that failed;
 ``budget`` for a request refused by a budget), ``completions``, ``usage`` (``prompt_tokens``,
-``completion_tokens``, ``total_tokens``, ``cost_usd``), ``latency_s``, ``response_model``, ``meta``
-and, unless ok, ``error``. Lines are appended under a lock and flushed per call, so a crash loses at
-most the line being written (readers skip a torn last line). No secret is ever written: requests
-carry none, and backends keep their keys to themselves.
+``completion_tokens``, ``total_tokens``, ``cost_usd``; for a failed call, what its attempts were billed
+and ``unknown_attempts``, those whose usage the server did not report), ``latency_s``,
+``response_model``, ``meta`` and, unless ok, ``error``. Lines are appended under a lock and flushed per
+call, so a crash loses at most the line being written (readers skip a torn last line). No secret is
+ever written: requests carry none, and backends keep their keys to themselves.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
-from discover.llm.base import LLM, BudgetExhausted, ChatRequest, ChatResult, LLMError
+from discover.llm.base import LLM, BudgetExhausted, ChatRequest, ChatResult, LLMError, TranscriptWriteError
 
 VERSION = 1
 
@@ -66,7 +67,9 @@ def error_record(request: ChatRequest, error: LLMError) -> dict:
         "status": "budget" if isinstance(error, BudgetExhausted) else "error",
         "error": str(error),
         "completions": [],
-        "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0, "cost_usd": 0.0},
+        "usage": {"prompt_tokens": error.prompt_tokens, "completion_tokens": error.completion_tokens,
+                  "total_tokens": error.prompt_tokens + error.completion_tokens, "cost_usd": error.cost_usd,
+                  "unknown_attempts": error.usage_unknown},  # what its failed attempts were billed
     }
 
 
@@ -94,9 +97,13 @@ class RecordingLLM:
     def __init__(self, inner: LLM, path: str | os.PathLike[str]) -> None:
         self.inner = inner
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self._file = open(self.path, "a", encoding="utf-8")  # kept open; flushed per call
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._file = open(self.path, "a", encoding="utf-8")  # kept open; flushed per call
+        except OSError as e:
+            msg = f"{self.path}: cannot open the transcript: {e.strerror or e}"
+            raise TranscriptWriteError(msg) from None
 
     def complete(self, request: ChatRequest) -> ChatResult:
         """Call the wrapped backend and record the exchange, failures included."""
@@ -111,13 +118,19 @@ class RecordingLLM:
     def _append(self, record: dict) -> None:
         line = dumps_line(record)
         with self._lock:
-            self._file.write(line)
-            self._file.flush()
+            try:
+                self._file.write(line)
+                self._file.flush()
+            except (OSError, ValueError) as e:  # ValueError: the file was closed
+                raise TranscriptWriteError(f"{self.path}: cannot write the transcript: {e}") from None
 
     def close(self) -> None:
         """Close the transcript (and the wrapped backend if it can be closed)."""
         with self._lock:
-            self._file.close()
+            try:
+                self._file.close()
+            except OSError:
+                pass  # the write that failed was reported already
         close = getattr(self.inner, "close", None)
         if close:
             close()

@@ -100,16 +100,17 @@ def _checked(rec, path: Path, number: int) -> dict:
 
 
 def transcript_totals(path: str | os.PathLike[str]) -> Totals:
-    """Return calls, failures and usage summed over a transcript."""
+    """Return calls, failures and usage (as billed, failed calls included) summed over a transcript."""
     recs = read_transcript(path)
     ok = [r for r in recs if r["status"] == "ok"]
+    billed = [r["usage"] for r in recs if r.get("usage")]  # failed calls are billed too
     return Totals(
         calls=len(ok),
         failed=sum(r["status"] == "error" for r in recs),
         refused=sum(r["status"] == "budget" for r in recs),
-        prompt_tokens=sum(r["usage"]["prompt_tokens"] for r in ok),
-        completion_tokens=sum(r["usage"]["completion_tokens"] for r in ok),
-        cost_usd=sum(r["usage"]["cost_usd"] for r in ok),
+        prompt_tokens=sum(u.get("prompt_tokens", 0) for u in billed),
+        completion_tokens=sum(u.get("completion_tokens", 0) for u in billed),
+        cost_usd=sum(u.get("cost_usd", 0.0) for u in billed),
     )
 
 
@@ -147,7 +148,13 @@ class ReplayLLM:
         if rec["status"] == "budget":
             raise BudgetExhausted(rec.get("error", "budget exhausted"))
         if rec["status"] != "ok":
-            raise LLMError(rec.get("error", "recorded failure"))
+            err = LLMError(rec.get("error", "recorded failure"))
+            billed = rec.get("usage") or {}
+            err.prompt_tokens = int(billed.get("prompt_tokens", 0))
+            err.completion_tokens = int(billed.get("completion_tokens", 0))
+            err.cost_usd = float(billed.get("cost_usd", 0.0))
+            err.usage_unknown = int(billed.get("unknown_attempts", 0))
+            raise err
         usage = rec["usage"]
         return ChatResult(
             completions=tuple(rec["completions"]),

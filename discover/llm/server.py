@@ -4,7 +4,9 @@ Endpoints (a leading ``/v1`` is optional):
 
 * ``POST /v1/chat/completions``: an OpenAI chat request (``model``, ``messages``, ``n``,
   ``temperature``, ``max_tokens`` or ``max_completion_tokens``, ``seed``; no streaming) answered
-  with a ``chat.completion`` object including ``usage``. Any model name is accepted.
+  with a ``chat.completion`` object including ``usage``. Any model name is accepted, unless the
+  server was built with ``only_model=True``: then a request naming another model gets 404 with
+  code ``model_not_found``, as OpenAI and vLLM answer.
 * ``GET /v1/models``: one model, the served name.
 * ``POST /_faults``: queue faults, ``{"faults": [{"kind": K, "count": 1, "delay_s": 1.0,
   "retry_after": null}]}``. Each later chat request takes the next queued fault (first in, first
@@ -12,7 +14,9 @@ Endpoints (a leading ``/v1`` is optional):
   ``"500"``, ``"503"``, any 4xx/5xx; ``retry_after`` seconds adds a ``Retry-After`` header),
   ``"slow"`` (sleep ``delay_s``, then answer normally), ``"truncated"`` (the normal answer cut in
   half, with a matching Content-Length), ``"garbage"`` (200 with a body that is not JSON),
-  ``"empty"`` (200 with JSON holding no choices), ``"drop"`` (close the connection unanswered).
+  ``"empty"`` (200 with JSON holding no choices, but the usage the work cost, as a billing server
+  reports it), ``"absurd_usage"`` (the normal answer claiming 10^15 tokens of each kind), ``"drop"``
+  (close the connection unanswered).
   ``DELETE /_faults`` clears the queue. In process, :meth:`MockServer.inject` does the same.
 * ``GET /_stats``: requests seen, completions served, faults served and pending, most requests
   in flight at once.
@@ -30,7 +34,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from discover.llm.base import LLM, ChatRequest, LLMError
 from discover.llm.replay import ReplayMiss
 
-_KINDS = ("slow", "truncated", "garbage", "empty", "drop")
+_KINDS = ("slow", "truncated", "garbage", "empty", "absurd_usage", "drop")
 
 
 @dataclass(frozen=True)
@@ -54,10 +58,11 @@ class MockServer:
 
     def __init__(
         self, backend: LLM, host: str = "127.0.0.1", port: int = 0, model: str = "offline",
-        ignore_n: bool = False, log=None,
+        ignore_n: bool = False, log=None, only_model: bool = False,
     ) -> None:
         self.backend = backend
         self.model = model
+        self.only_model = only_model  # answer 404 model_not_found for any other model name
         self.ignore_n = ignore_n  # answer one choice whatever n is asked, like some local servers
         self.log = log
         self._faults: deque[Fault] = deque()
@@ -218,6 +223,10 @@ class _Handler(BaseHTTPRequestHandler):
             except (ValueError, _BadRequest) as e:
                 self._error(400, f"bad request: {e}", "invalid_request_error")
                 return
+            if owner.only_model and request.model != owner.model:
+                self._error(404, f"The model `{request.model}` does not exist or you do not have access"
+                                 " to it.", "model_not_found")
+                return
             try:
                 result = owner.backend.complete(request)
             except ReplayMiss as e:
@@ -253,7 +262,11 @@ class _Handler(BaseHTTPRequestHandler):
         }
         kind = fault.kind if fault else None
         if kind == "empty":
-            payload = {"id": payload["id"], "object": "chat.completion", "choices": []}
+            payload = {"id": payload["id"], "object": "chat.completion", "choices": [],
+                       "usage": payload["usage"]}
+        elif kind == "absurd_usage":
+            payload["usage"] = {"prompt_tokens": 10**15, "completion_tokens": 10**15,
+                                "total_tokens": 2 * 10**15}
         data = json.dumps(payload).encode()
         if kind == "truncated":
             data = data[: len(data) // 2]
