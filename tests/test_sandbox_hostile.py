@@ -25,7 +25,7 @@ from evaluator.sandbox.process import UID_BASE
 HOSTILE = Path(__file__).parent / "hostile"
 CASES = sorted(p.name for p in HOSTILE.glob("*.py"))
 SECRET_ENV = "DISCOVER_TEST_API_KEY"
-WORKER_MARK = "evaluator.sandbox.worker"
+WORKER_MARK = "evaluator.sandbox.zygote"
 
 
 def _header(name: str) -> dict[str, str]:
@@ -54,18 +54,26 @@ def _proc_table() -> list[dict]:
 
 
 def strays() -> list[dict]:
-    """Return processes that should not exist: children of workers, zombies, escaped worker uids."""
+    """Return processes that should not exist: zombies, escaped uids, anything under a zygote but its spare.
+
+    A zygote keeps one child forked and confined ahead of time, waiting for its request; any
+    other process in a zygote's session or under a candidate uid outlived its result.
+    """
     me = os.getpid()
     lo = UID_BASE + (me % 100_000) * 4096
     table = _proc_table()
-    workers = {r["pid"] for r in table if r["ppid"] == me and WORKER_MARK in r["cmd"]}
+    zygotes = {r["pid"] for r in table if r["ppid"] == me and WORKER_MARK in r["cmd"]}
+    spares: dict[int, int] = {}
     bad = []
     for r in table:
-        if r["pid"] in workers:
+        if r["pid"] in zygotes:
             if r["state"] == "Z":
                 bad.append(r)
             continue
-        if (r["ppid"] in workers or r["sid"] in workers or lo <= r["uid"] < lo + 4096
+        if r["ppid"] in zygotes and r["state"] == "S" and r["ppid"] not in spares:
+            spares[r["ppid"]] = r["pid"]
+            continue
+        if (r["ppid"] in zygotes or r["sid"] in zygotes or lo <= r["uid"] < lo + 4096
                 or (r["ppid"] == me and r["state"] == "Z")):
             bad.append(r)
     return bad
@@ -197,9 +205,8 @@ BARE = {  # with neither the policy nor the audit hook: what the OS layers alone
 def bare(env_secret):
     sb = Sandbox(workers=1, timeout_s=2.0, _enforce_policy=False, _audit=False)
     with sb:
-        info = sb.worker_info[0]
-        if not (info["dropped_root"] and info["netns"] and info["nproc_enforced"]):
-            pytest.skip(f"the OS layers are not all available here (worker reported {info})")
+        if sb.missing_layers:
+            pytest.skip(f"the OS layers are not all available here: {', '.join(sb.missing_layers)}")
         yield sb
     assert_no_strays()
 

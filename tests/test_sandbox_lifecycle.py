@@ -15,6 +15,7 @@ import pytest
 
 from evaluator.instances import generate
 from evaluator.sandbox import Sandbox, SandboxClosed, process
+from evaluator.sandbox.layers import LAYERS
 
 ROOT = Path(__file__).resolve().parents[1]
 LOOP = "def schedule(p, d):\n    while True:\n        pass\n"
@@ -47,12 +48,13 @@ def _wait_gone(pids: list[int], timeout_s: float = 10, allow_zombie: bool = Fals
         time.sleep(0.05)
 
 
-def test_workers_report_their_confinement():
+def test_zygotes_report_every_layer():
     with Sandbox(workers=1) as sb:
         info = sb.worker_info[0]
-        assert info["ok"] and info["rlimit_as"]
-        if os.geteuid() == 0:  # as root the worker must have become its own unprivileged user
-            assert info["dropped_root"] and info["uid"] != 0 and info["nproc_enforced"]
+        assert info["ok"] and set(info["layers"]) == set(LAYERS)
+        if os.geteuid() == 0:  # as root each candidate's process must become its own unprivileged user
+            assert info["uid"] >= process.UID_BASE
+        assert sb.missing_layers == [], sb.layers  # this machine's kernel allows them all
 
 
 def test_close_reaps_every_worker_and_is_final():

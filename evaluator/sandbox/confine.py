@@ -1,18 +1,14 @@
-"""Confinement of a worker process: scrubbed environment, rlimits, lost privileges, no network, audit hook.
+"""Python-level confinement: a scrubbed environment for the zygote, an audit hook in each candidate's process.
 
-The parent calls ``worker_env``; the worker calls ``confine`` once it has imported everything it
-will ever need, then ``install_audit_hook``. After that the process cannot fork, write files,
-open sockets, load native code or signal other processes, whatever Python code it runs.
+The parent calls ``worker_env``; each candidate's process calls ``install_audit_hook`` after the
+operating-system layers (``layers``) are in place. The hook is defence in depth and the source of
+clear error messages ("the sandbox refused open(...)"); the boundary is the kernel.
 """
 
 from __future__ import annotations
 
-import ctypes
-import errno
 import os
 import re
-import resource
-import signal
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -26,14 +22,8 @@ FIXED_ENV = {
     "PYTHONDONTWRITEBYTECODE": "1",
     "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
     "NUMEXPR_NUM_THREADS": "1", "NUMBA_NUM_THREADS": "1",
+    "GLIBC_TUNABLES": "glibc.malloc.hugetlb=0",
 }
-
-CLONE_NEWUSER = 0x10000000
-CLONE_NEWNET = 0x40000000
-PR_SET_PDEATHSIG = 1
-PR_SET_DUMPABLE = 4
-PR_SET_NO_NEW_PRIVS = 38
-MAX_OPEN_FILES = 64
 
 BLOCKED_EVENTS = frozenset({
     "os.system", "os.fork", "os.forkpty", "os.kill", "os.killpg", "os.startfile", "signal.pthread_kill",
@@ -60,66 +50,6 @@ def worker_env(parent: Mapping[str, str], home: str) -> dict[str, str]:
     env.update({"HOME": home, "TMPDIR": home})
     env.setdefault("PATH", "/usr/bin:/bin")
     return env
-
-
-def _libc() -> ctypes.CDLL | None:
-    try:
-        return ctypes.CDLL(None, use_errno=True)
-    except OSError:
-        return None
-
-
-def _unshare_network(libc: ctypes.CDLL | None) -> bool:
-    """Move into an empty network namespace if the OS lets us; say whether it worked."""
-    if libc is None:
-        return False
-    if libc.unshare(CLONE_NEWNET) == 0:
-        return True
-    if os.geteuid() != 0 and libc.unshare(CLONE_NEWUSER | CLONE_NEWNET) == 0:
-        return True
-    return False
-
-
-def _limit(res: int, value: int) -> bool:
-    try:
-        resource.setrlimit(res, (value, value))
-        return True
-    except (ValueError, OSError):
-        return False
-
-
-def confine(memory_mb: int, cpu_s: int, uid: int, parent_pid: int) -> dict[str, object]:
-    """Apply the process limits to this worker and return what was applied.
-
-    Order matters: the namespace needs root, the parent-death signal is cleared by a change of
-    credentials, and the process count is only enforced once we are not root.
-    """
-    libc = _libc()
-    info: dict[str, object] = {"netns": _unshare_network(libc)}
-    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the size limit fails instead of killing
-    info["rlimit_as"] = _limit(resource.RLIMIT_AS, memory_mb << 20)
-    _limit(resource.RLIMIT_CPU, cpu_s)
-    _limit(resource.RLIMIT_FSIZE, 0)
-    _limit(resource.RLIMIT_CORE, 0)
-    _limit(resource.RLIMIT_NOFILE, MAX_OPEN_FILES)
-    info["dropped_root"] = False
-    if uid >= 0 and os.geteuid() == 0:
-        try:
-            os.setgroups([])
-            os.setgid(uid)
-            os.setuid(uid)
-            info["dropped_root"] = True
-        except OSError:
-            pass
-    info["uid"] = os.geteuid()
-    info["nproc_enforced"] = _limit(resource.RLIMIT_NPROC, 0) and os.geteuid() != 0
-    if libc is not None:
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-        libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
-        libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
-    if os.getppid() != parent_pid:  # the parent died before the death signal was armed
-        os._exit(errno.ESRCH)
-    return info
 
 
 def _read_roots() -> tuple[str, ...]:

@@ -1,8 +1,9 @@
-"""Inside a worker: run candidate code on a shard of instances and check what it returns.
+"""Inside a candidate's process: run candidate code on a shard of instances and check what it returns.
 
 Every instance gets a fresh module namespace, fresh read-only copies of p and d, and seeds for
 ``random`` and ``numpy.random`` derived from (seed, instance index) alone, so an instance's
-result does not depend on which worker ran it or what ran before.
+result does not depend on which process ran it. ``warm`` runs once in the zygote, before it
+isolates itself, so that everything a candidate may use is already imported.
 """
 
 from __future__ import annotations
@@ -84,6 +85,11 @@ def _make_unseeded_generators_deterministic() -> None:
 def _instance_seed_int() -> int:
     h = hashlib.blake2b(f"{_current_seed[0]}:{_current_seed[1]}".encode(), digest_size=8).digest()
     return int.from_bytes(h, "little")
+
+
+def progress_index(page: Any) -> int:
+    """Return the instance a candidate's process last started, as it wrote it (informative only)."""
+    return _PROGRESS.unpack_from(page, 0)[0]
 
 
 def seed_instance(seed: int, index: int) -> None:
@@ -233,10 +239,9 @@ def _describe(exc: BaseException, code_lines: list[str]) -> str:
 
 def run_shard(shard: Shard, progress: Any, refused: list[str]) -> dict[str, Any]:
     """Run the shard's instances in order; stop at the first failure; return the reply header."""
-    tree, err = policy.parse(shard.code)
-    if tree is None:
+    code_obj, err = policy.compile_candidate(shard.code)
+    if code_obj is None:
         return {"status": "error", "fail": int(shard.indices[0]), "error": err}
-    code_obj = compile(tree, "<candidate>", "exec")
     code_lines = shard.code.splitlines()
     base_builtins = _restricted_builtins() if shard.enforce_policy else vars(builtins)
     sys.setrecursionlimit(RECURSION_LIMIT)
@@ -252,7 +257,7 @@ def run_shard(shard: Shard, progress: Any, refused: list[str]) -> dict[str, Any]
         d.setflags(write=False)
         seed_instance(shard.seed, i)
         namespace = {"__name__": "candidate", "__builtins__": dict(base_builtins)}
-        t0 = time.perf_counter()
+        t0 = time.thread_time()
         status, error = "ok", ""
         try:
             exec(code_obj, namespace)
@@ -266,7 +271,7 @@ def run_shard(shard: Shard, progress: Any, refused: list[str]) -> dict[str, Any]
             status, error = "memory", "MemoryError: the candidate ran out of memory"
         except BaseException as e:  # noqa: BLE001 - SystemExit and KeyboardInterrupt are failures too
             status, error = "error", _describe(e, code_lines)
-        seconds = time.perf_counter() - t0
+        seconds = time.thread_time() - t0
         if refused:
             status = "refused"
             error = f"the sandbox refused {refused[0]} (no files, network, processes or native code)"
