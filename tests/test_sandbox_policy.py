@@ -28,6 +28,8 @@ ALLOWED = [
     "from evaluator.helpers import total_tardiness\ndef schedule(p, d, k=3):\n    return [0]\n",
     "from evaluator import helpers\ndef schedule(p, d):\n    return helpers\n",
     "import numpy.linalg as la\ndef schedule(*args):\n    return []\n",
+    "from numba import njit\n\n@njit\ndef key(p, d):\n    return d - p\n\ndef schedule(p, d):\n"
+    "    return []\n",
     "schedule = lambda p, d: sorted(range(len(p)), key=lambda j: d[j])\n",
     "class Job:\n    def __init__(self, j):\n        self.j = j\n\ndef schedule(p, d):\n"
     "    return [Job(j).j for j in range(len(p))]\n",
@@ -47,6 +49,8 @@ REFUSED = [
     ("import os\ndef schedule(p, d): return []", "import of 'os'"),
     ("from subprocess import run\ndef schedule(p, d): return []", "import of 'subprocess'"),
     ("import numpy.ctypeslib\ndef schedule(p, d): return []", "numpy.ctypeslib"),
+    ("from numba import cuda\ndef schedule(p, d): return []", "import of 'numba.cuda'"),
+    ("import numba.pycc\ndef schedule(p, d): return []", "numba.pycc"),
     ("from evaluator import kernels\ndef schedule(p, d): return []", "evaluator.kernels"),
     ("from . import x\ndef schedule(p, d): return []", "relative"),
     ("import importlib\ndef schedule(p, d): return []", "importlib"),

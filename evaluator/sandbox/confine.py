@@ -38,6 +38,11 @@ BLOCKED_PREFIXES = (
     "sqlite3.", "urllib.", "http.", "ftplib.", "smtplib.", "poplib.", "imaplib.", "nntplib.", "telnetlib.",
     "webbrowser.", "fcntl.", "mmap.", "resource.", "pty.", "glob.", "pickle.", "syslog.", "_winapi.",
 )
+COMPILER_EVENTS = frozenset({
+    "ctypes.create_string_buffer", "ctypes.string_at", "ctypes.cdata", "pickle.find_class",
+})
+"""Events numba's compiler raises while it compiles a candidate's ``@njit`` function in memory."""
+COMPILER_PACKAGES = ("numba.", "llvmlite.")
 _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
 
 
@@ -57,6 +62,21 @@ def _read_roots() -> tuple[str, ...]:
     return tuple(os.path.realpath(r) + os.sep for r in roots)
 
 
+def _called_from_the_compiler() -> bool:
+    """Say whether the code raising an event is numba's or llvmlite's (a few frames above the hook).
+
+    The OS layers hold whatever the answer; this only spares numba's compiler the hook's refusals.
+    """
+    frame = sys._getframe(2)
+    for _ in range(4):
+        if frame is None:
+            return False
+        if str(frame.f_globals.get("__name__", "")).startswith(COMPILER_PACKAGES):
+            return True
+        frame = frame.f_back
+    return False
+
+
 def install_audit_hook() -> list[str]:
     """Install a permanent audit hook refusing escapes; return the list it appends refused events to.
 
@@ -74,6 +94,8 @@ def install_audit_hook() -> list[str]:
 
     def hook(event: str, args: tuple) -> None:
         if event in blocked or event.startswith(prefixes):
+            if event in COMPILER_EVENTS and _called_from_the_compiler():
+                return
             refuse(event)
         elif event == "open":
             path, mode, flags = (tuple(args) + (None, None, 0))[:3]

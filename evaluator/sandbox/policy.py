@@ -12,12 +12,13 @@ from types import CodeType
 
 ALLOWED_MODULES = frozenset({
     "numpy", "math", "heapq", "itertools", "functools", "collections", "bisect", "operator", "random",
-    "evaluator.helpers",
+    "evaluator.helpers", "numba",
 })
 """Modules (with their submodules) a candidate may import."""
 
 DENIED_MODULES = frozenset({
     "numpy.ctypeslib", "numpy.f2py", "numpy.distutils", "numpy.testing", "numpy.typing",
+    "numba.cuda", "numba.pycc", "numba.testing", "numba.tests", "numba.misc", "numba.core.unsafe",
 })
 """Submodules of allowed packages that reach native code, files or the interpreter."""
 
@@ -135,9 +136,14 @@ def _is_docstring(stmt: ast.stmt) -> bool:
             and isinstance(stmt.value.value, str))
 
 
+def module_denied(name: str) -> bool:
+    """Say whether a module (dotted name) is one of, or inside, ``DENIED_MODULES``."""
+    return any(name == m or name.startswith(m + ".") for m in DENIED_MODULES)
+
+
 def module_allowed(name: str) -> bool:
     """Say whether a module (dotted name) may be imported by a candidate."""
-    if any(name == m or name.startswith(m + ".") for m in DENIED_MODULES):
+    if module_denied(name):
         return False
     return any(name == m or name.startswith(m + ".") for m in ALLOWED_MODULES)
 
@@ -171,8 +177,10 @@ def _forbidden(tree: ast.Module) -> str:
             if node.level:
                 return line + "relative imports are not allowed"
             for a in node.names:
-                if not (module_allowed(mod) or module_allowed(f"{mod}.{a.name}")):
-                    return line + _import_reason(mod if mod != "evaluator" else f"{mod}.{a.name}")
+                full = f"{mod}.{a.name}"
+                if not (module_allowed(mod) and not module_denied(full) or module_allowed(full)):
+                    named = mod if mod != "evaluator" and not module_denied(full) else full
+                    return line + _import_reason(named)
                 imported.add(a.asname or a.name)
         elif isinstance(node, ast.Name):
             if node.id in FORBIDDEN_NAMES:

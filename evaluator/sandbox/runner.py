@@ -11,6 +11,7 @@ from __future__ import annotations
 import builtins
 import functools
 import hashlib
+import math
 import operator
 import random
 import signal
@@ -19,6 +20,7 @@ import sys
 import threading
 import time
 import traceback
+import types
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,6 +37,7 @@ PRELOAD = (
     "numpy.random", "numpy.linalg", "numpy.fft", "numpy.polynomial", "numpy.ma", "numpy.lib.stride_tricks",
     "numpy.rec", "numpy.char", "numpy.strings", "math", "heapq", "itertools", "functools", "collections",
     "collections.abc", "bisect", "operator", "random", "evaluator.helpers", "traceback", "linecache",
+    "numba", "numba.core.boxing", "numba.core.runtime.context",  # what numba's first compile imports
 )
 _SIGNALS = tuple(getattr(signal, n) for n in (
     "SIGALRM", "SIGVTALRM", "SIGPROF", "SIGINT", "SIGTERM", "SIGHUP", "SIGUSR1", "SIGUSR2", "SIGCHLD",
@@ -62,6 +65,32 @@ def warm() -> None:
     sys.modules["evaluator.helpers"].warm()
     _make_unseeded_generators_deterministic()
     np.seterr(all="warn", under="ignore")
+
+
+def warm_numba() -> None:
+    """Compile one small function in memory, so that numba's compiler is initialised once for all.
+
+    numba's first compile in a process takes seconds (its typing and lowering registries); the
+    zygote pays it once, on the first candidate that mentions numba, and every child it forks
+    after that starts warm. It needs no file: ``PRELOAD`` holds the modules it imports lazily.
+    """
+    from numba import njit
+
+    def kernel(p, d, w):
+        n = p.shape[0]
+        key = np.empty(n, np.float64)
+        acc = 0
+        for j in range(n):
+            key[j] = d[j] / max(1, p[j]) + w * math.sqrt(j + 1.0)
+            acc += min(p[j], d[j])
+        order = np.argsort(key, kind="mergesort")
+        seen = [False] * n
+        for j in order:
+            seen[j] = True
+        return order, acc, np.sum(np.maximum(np.cumsum(p[order]) - d[order], 0)), seen[0]
+
+    p = np.array([3, 1, 2], np.int64)
+    njit(cache=False)(kernel)(p, p + 2, 0.5)
 
 
 def _make_unseeded_generators_deterministic() -> None:
@@ -156,8 +185,9 @@ def _restricted_builtins() -> dict[str, Any]:
     real_import = builtins.__import__
 
     def guarded_import(name, globals=None, locals=None, fromlist=(), level=0):
-        if level or not policy.module_allowed(name) and not all(
-                policy.module_allowed(f"{name}.{f}") for f in (fromlist or ("?",))):
+        subs = [f"{name}.{f}" for f in (fromlist or ())]
+        if level or any(policy.module_denied(s) for s in subs) or not policy.module_allowed(name) and not (
+                subs and all(policy.module_allowed(s) for s in subs)):
             raise ImportError(f"import of '{name}' is not allowed in the sandbox")
         return real_import(name, globals, locals, fromlist, level)
 
@@ -256,7 +286,10 @@ def run_shard(shard: Shard, progress: Any, refused: list[str]) -> dict[str, Any]
         p.setflags(write=False)
         d.setflags(write=False)
         seed_instance(shard.seed, i)
-        namespace = {"__name__": "candidate", "__builtins__": dict(base_builtins)}
+        module = types.ModuleType("candidate")  # importable by name: numba looks functions' modules up
+        namespace = module.__dict__
+        namespace["__builtins__"] = dict(base_builtins)
+        sys.modules["candidate"] = module
         t0 = time.thread_time()
         status, error = "ok", ""
         try:
@@ -274,7 +307,7 @@ def run_shard(shard: Shard, progress: Any, refused: list[str]) -> dict[str, Any]
         seconds = time.thread_time() - t0
         if refused:
             status = "refused"
-            error = f"the sandbox refused {refused[0]} (no files, network, processes or native code)"
+            error = f"the sandbox refused {refused[0]} (no files, network, processes or native code)"[:4000]
             refused.clear()
         if status != "ok":
             return {"status": status, "fail": i, "error": f"instance {i} (n={b - a}): {error}"}

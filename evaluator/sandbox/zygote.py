@@ -108,6 +108,7 @@ class Zygote:
         self.snapshot = runner.snapshot_modules()
         gc.freeze()  # what exists now is shared by every child; the collector never touches it
         self.spare: Spare | None = None
+        self.numba_warm = False
         self.unreaped = 0  # a child that replied, was killed, and is reaped after the reply is passed on
         self.expected: set[str] = set()
         self.layers = {name: "" for name in layers.LAYERS}
@@ -199,6 +200,13 @@ class Zygote:
         """Hand one shard to a confined child, watch it, reap it; return the report and its raw reply."""
         head: dict[str, Any] = {"op": "result", "nonce": meta["nonce"], "killed": "", "progress": -1,
                                 "cpu_s": 0.0, "wall_s": 0.0}
+        if not self.numba_warm and "numba" in meta["code"]:
+            runner.warm_numba()
+            gc.freeze()
+            self.numba_warm = True
+            if self.spare is not None:  # forked cold: a new one inherits the warm compiler
+                self._discard(self.spare)
+                self.spare = None
         spare = self._take(meta["key"])
         if spare is None:
             return {**head, "exit": layers.EXIT_CONFINE_FAILED}, b""
