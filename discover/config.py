@@ -94,7 +94,7 @@ class EvaluationConfig(_Section):
     train_subset: int = Field(
         200, ge=0, le=10_000_000, description="instances of the training set used (stratified); 0 = all")
     valid_subset: int = Field(0, ge=0, le=10_000_000, description="0 = the whole validation set")
-    timeout_s: float = Field(10.0, gt=0.0, le=86_400.0, description="per program on the whole set")
+    timeout_s: float = Field(10.0, gt=0.0, le=86_400.0, description="CPU seconds per program and set")
     workers: int = Field(0, ge=0, le=1024, description="sandbox worker processes; 0 = all cores")
     memory_mb: int = Field(2048, ge=512, le=1_000_000, description="address-space limit per worker")
     cascade: bool = Field(False, description="score a stratified subset first and stop clearly bad ones")
@@ -102,6 +102,8 @@ class EvaluationConfig(_Section):
     cascade_threshold: float = Field(
         50.0, ge=0.0, le=1e9, description="cascade: stop when the subset's mean gap % exceeds this")
     entry: str = Field("schedule", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    allow_weak_sandbox: bool = Field(
+        False, description="run candidates even where the kernel refuses a sandbox layer (named at start-up)")
 
 
 class StoppingConfig(_Section):

@@ -18,7 +18,7 @@ import pytest
 from evaluator.heuristics import edd
 from evaluator.instances import generate
 from evaluator.kernels import total_tardiness
-from evaluator.sandbox import Sandbox, SandboxClosed, process
+from evaluator.sandbox import Sandbox, SandboxClosed, SandboxUnsafe, process
 from evaluator.sandbox.layers import LAYERS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -230,3 +230,29 @@ def test_a_zygote_killed_mid_run_is_replaced_and_the_shard_run_again():
         assert r.status == "ok", r.error
         assert np.array_equal(r.tardiness, reference(iset, edd))
         assert sb.worker_info[0]["pid"] != first
+
+
+def test_a_missing_layer_refuses_untrusted_code_with_its_name():
+    sb = Sandbox(workers=1, _without=("seccomp",))
+    try:
+        for _ in range(2):  # at start-up and on every later call, without starting again
+            with pytest.raises(SandboxUnsafe, match=r"refused seccomp \(switched off by the caller\)"):
+                sb.evaluate(EDD, generate(5, 1, 1))
+        assert sb.worker_info == []
+    finally:
+        sb.close()
+
+
+def test_a_missing_layer_allowed_explicitly_is_named_once_at_start_up(caplog):
+    iset = generate(5, 1, 1)
+    with caplog.at_level("WARNING", logger="evaluator.sandbox"):
+        with Sandbox(workers=2, allow_weak=True, _without=("landlock", "mntns")) as sb:
+            off = "(switched off by the caller)"
+            assert sb.missing_layers == [f"netns {off}", f"mntns {off}", f"landlock {off}"]
+            r = sb.evaluate(EDD, iset)
+            assert r.ok and np.array_equal(r.tardiness, reference(iset, edd))
+            code = "import socket\ndef schedule(p, d):\n    socket.socket()\n    return [0, 1, 2, 3, 4]\n"
+            assert sb.evaluate(code, iset).status == "refused"  # the other layers still hold
+    lines = [r.getMessage() for r in caplog.records if "without" in r.getMessage()]
+    assert len(lines) == 1 and lines[0].startswith("sandbox: running untrusted code without netns (switched")
+    assert "landlock" in lines[0] and "(allowed explicitly)" in lines[0]

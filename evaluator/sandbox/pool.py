@@ -71,13 +71,14 @@ class Pool:
     """Driver threads with one worker each; ``run`` queues a job's shards."""
 
     def __init__(self, workers: int, memory_mb: int, cpu_s: int, audit: bool, serial: int,
-                 allow_weak: bool = False):
+                 allow_weak: bool = False, without: tuple[str, ...] = ()):
         self.size = workers
         self.allow_weak = allow_weak
         self._warned = False
         self.memory_mb = memory_mb
         self.cpu_s = cpu_s
         self.audit = audit
+        self.without = without
         self.serial = serial
         self._tasks: queue.Queue[Task | None] = queue.Queue()
         self._closing = threading.Event()
@@ -148,7 +149,7 @@ class Pool:
 
     def _spawn(self, slot: int) -> WorkerProcess | None:
         try:
-            w = WorkerProcess(slot, self.memory_mb, self.cpu_s, self.audit, self.serial)
+            w = WorkerProcess(slot, self.memory_mb, self.cpu_s, self.audit, self.serial, self.without)
         except Exception as e:  # noqa: BLE001 - e.g. out of file descriptors: report, retry later
             self.start_errors[slot] = f"sandbox worker failed to start: {e}"
             return None
@@ -166,8 +167,8 @@ class Pool:
         if missing and not self.allow_weak:
             self._retire(slot, w)
             self.start_errors[slot] = str(SandboxUnsafe(
-                f"the sandbox refuses to run untrusted code: the kernel refused {missing}; allow it"
-                " explicitly (Sandbox(allow_weak=True), discover --allow-weak-sandbox) to run it anyway"))
+                f"the sandbox refuses to run untrusted code: the kernel refused {missing}; to run it anyway,"
+                " allow it explicitly (--allow-weak-sandbox, evaluation.allow_weak_sandbox = true)"))
             return None
         if missing and not self._warned:
             self._warned = True

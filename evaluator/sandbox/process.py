@@ -45,7 +45,8 @@ def worker_uid(slot: int, serial: int) -> int:
 class WorkerProcess:
     """One live zygote and the pipes, progress page and empty directory (its future root) it owns."""
 
-    def __init__(self, slot: int, memory_mb: int, cpu_s: int, audit: bool = True, sandbox_serial: int = 0):
+    def __init__(self, slot: int, memory_mb: int, cpu_s: int, audit: bool = True, sandbox_serial: int = 0,
+                 without: tuple[str, ...] = ()):
         self.slot = slot
         self.loaded: OrderedDict[str, None] = OrderedDict()  # sets loaded in the worker, oldest use first
         self.info: dict[str, Any] = {}
@@ -62,7 +63,7 @@ class WorkerProcess:
             flags = ["-s", "-B"] + (["-P"] if sys.version_info >= (3, 11) else [])
             cmd = [sys.executable, *flags, "-c", _BOOT, "--progress-fd", str(memfd),
                    "--memory-mb", str(memory_mb), "--cpu-s", str(cpu_s), "--uid", str(self.uid),
-                   "--parent", str(os.getpid()), "--audit", str(int(audit))]
+                   "--parent", str(os.getpid()), "--audit", str(int(audit)), "--without", ",".join(without)]
             self.proc = subprocess.Popen(
                 cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                 cwd=self.home, env=confine.worker_env(os.environ, self.home), pass_fds=(memfd,),

@@ -16,7 +16,7 @@ from evaluator.sandbox import policy
 from evaluator.sandbox.cache import EvalCache, cache_key
 from evaluator.sandbox.cascade import Cascade
 from evaluator.sandbox.job import Job
-from evaluator.sandbox.pool import Pool, default_workers, resolved
+from evaluator.sandbox.pool import Pool, SandboxUnsafe, default_workers, resolved
 from evaluator.sandbox.result import EvalResult
 
 DEFAULT_TIMEOUT_S = 30.0
@@ -68,7 +68,8 @@ class Sandbox:
 
     def __init__(self, workers: int | None = None, timeout_s: float = DEFAULT_TIMEOUT_S,
                  memory_mb: int = DEFAULT_MEMORY_MB, cache_path: str | Path | None = None, *,
-                 allow_weak: bool = False, _enforce_policy: bool = True, _audit: bool = True):
+                 allow_weak: bool = False, _enforce_policy: bool = True, _audit: bool = True,
+                 _without: tuple[str, ...] = ()):
         self.workers = default_workers() if workers is None else int(workers)
         if self.workers < 1:
             raise ValueError(f"workers = {workers!r} must be at least 1")
@@ -78,10 +79,13 @@ class Sandbox:
         self.timeout_s = float(timeout_s)
         self.memory_mb = int(memory_mb)
         self.allow_weak = bool(allow_weak)
-        # The two private switches exist so tests can show each inner layer holds on its own.
+        # The private switches exist so tests can show each inner layer holds on its own, and what
+        # happens where the kernel refuses an OS layer (``_without`` names layers to leave off).
         self._enforce_policy = _enforce_policy
         self._audit = _audit
-        self._variant = "" if (_enforce_policy and _audit) else f"policy={_enforce_policy},audit={_audit}"
+        self._without = tuple(_without)
+        self._variant = ("" if (_enforce_policy and _audit and not _without)
+                         else f"policy={_enforce_policy},audit={_audit},without={sorted(_without)}")
         self.cache = EvalCache(cache_path)
         self._pool: Pool | None = None
         self._lock = threading.Lock()
@@ -89,6 +93,7 @@ class Sandbox:
         self._closed = False
         self._serial = next(_serial)
         self._finalizer: weakref.finalize | None = None
+        self._unsafe: SandboxUnsafe | None = None
 
     def __enter__(self) -> Sandbox:
         try:
@@ -126,14 +131,19 @@ class Sandbox:
                 raise RuntimeError("the sandbox is closed")
             if self._pool is not None:
                 return self._pool
+            if self._unsafe is not None:  # the kernel will not change its mind: say so at once
+                raise self._unsafe
             cpu_s = int(max(CPU_LIMIT_S, 4 * self.timeout_s))
-            pool = Pool(self.workers, self.memory_mb, cpu_s, self._audit, self._serial, self.allow_weak)
+            pool = Pool(self.workers, self.memory_mb, cpu_s, self._audit, self._serial, self.allow_weak,
+                        self._without)
             # closes the pool when this sandbox is garbage-collected or the interpreter exits
             self._finalizer = weakref.finalize(self, pool.close)
             try:
                 pool.wait_ready()
-            except BaseException:
+            except BaseException as e:
                 self._finalizer()
+                if isinstance(e, SandboxUnsafe):
+                    self._unsafe = e
                 raise
             self._pool = pool
             return pool
@@ -178,7 +188,11 @@ class Sandbox:
                 self._inflight.pop(flight, None)
 
         future.add_done_callback(lambda f: self._forget(flight, f))
-        pool = self._ensure_pool()
+        try:
+            pool = self._ensure_pool()
+        except BaseException as e:  # e.g. SandboxUnsafe: fail this future too, so no duplicate waits on it
+            future.set_exception(e)
+            raise
         pool.run(Job(iset, set_sha, code, entry, int(seed), timeout, cascade, self._enforce_policy, future,
                      pool.run, on_result))
         return future

@@ -31,6 +31,7 @@ from evaluator.sandbox import confine, layers, protocol, runner
 EXIT_INTERNAL = 122  # the reply could not be sent (the candidate may have closed the pipe)
 WATCH_TICK_S = 0.005
 READY_TIMEOUT_S = 30.0
+OFF = "switched off by the caller"
 WHY_MISSING = {
     "uid": "running as root with no private uid", "landlock": "the kernel has no Landlock",
     "seccomp": "libseccomp or the kernel's seccomp is not available", "rlimits": "setrlimit failed",
@@ -46,6 +47,7 @@ def _options(argv: list[str]) -> argparse.Namespace:
     ap.add_argument("--uid", type=int, default=-1)
     ap.add_argument("--parent", type=int, required=True)
     ap.add_argument("--audit", type=int, default=1)
+    ap.add_argument("--without", default="", help="layers to leave off, comma-separated (tests only)")
     return ap.parse_args(argv)
 
 
@@ -102,9 +104,11 @@ class Zygote:
         self.opts = opts
         self.progress = progress
         self.sets: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
-        self.isolation = layers.isolate(os.getcwd())
-        self.seccomp = layers.build_seccomp()
-        self.landlock = layers.landlock_ruleset()
+        off = set(filter(None, opts.without.split(",")))
+        self.isolation = ({k: OFF for k in ("netns", "mntns")} if off & {"netns", "mntns"}
+                          else layers.isolate(os.getcwd()))
+        self.seccomp = None if "seccomp" in off else layers.build_seccomp()
+        self.landlock = None if "landlock" in off else layers.landlock_ruleset()
         self.snapshot = runner.snapshot_modules()
         gc.freeze()  # what exists now is shared by every child; the collector never touches it
         self.spare: Spare | None = None
@@ -118,7 +122,7 @@ class Zygote:
         self.layers.update(self.isolation)
         for name, why in WHY_MISSING.items():
             if not held.get(name):
-                self.layers[name] = why
+                self.layers[name] = OFF if name in off else why
         self.expected = {k for k, why in self.layers.items() if not why and k in held}
 
     def _fork(self) -> Spare:
