@@ -7,6 +7,7 @@ clear error messages ("the sandbox refused open(...)"); the boundary is the kern
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import sys
@@ -57,7 +58,9 @@ def worker_env(parent: Mapping[str, str], home: str) -> dict[str, str]:
     return env
 
 
-def _read_roots() -> tuple[str, ...]:
+@functools.lru_cache(1)
+def read_roots() -> tuple[str, ...]:
+    """Return the directories the hook lets a candidate open files under (computed before isolation)."""
     roots = {sys.prefix, sys.base_prefix, sys.exec_prefix, str(Path(policy.__file__).resolve().parents[1])}
     return tuple(os.path.realpath(r) + os.sep for r in roots)
 
@@ -85,7 +88,7 @@ def install_audit_hook() -> list[str]:
     importing modules beyond the candidate allowlist.
     """
     refused: list[str] = []
-    roots = _read_roots()
+    roots = read_roots()
     blocked, prefixes = BLOCKED_EVENTS, BLOCKED_PREFIXES
 
     def refuse(event: str) -> None:

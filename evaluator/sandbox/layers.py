@@ -4,7 +4,7 @@ The zygote (``zygote.py``) calls ``isolate`` once, after importing everything: i
 own network namespace and its own mount namespace whose root is an empty read-only tmpfs, so
 nothing forked from it can see a file. Each candidate's process then calls ``confine_child``:
 rlimits, an unprivileged uid, no new privileges, a Landlock ruleset that grants no file access,
-and a seccomp filter (built once with libseccomp through ``pyseccomp``) that refuses sockets,
+and a seccomp filter (compiled once by libseccomp through ``pyseccomp``) that refuses sockets,
 new processes and threads, device and fifo nodes, tracing, namespaces, and any write except to
 the reply pipe. ``LAYERS`` names them; a kernel that refuses one is reported, never hidden.
 """
@@ -45,6 +45,7 @@ MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 32, 4096, 16384, 1 << 18
 MNT_DETACH = 2
 SYS_PIVOT_ROOT = 155  # x86_64
 PR_SET_PDEATHSIG, PR_SET_DUMPABLE, PR_SET_NO_NEW_PRIVS, PR_GET_NO_NEW_PRIVS = 1, 4, 38, 39
+PR_SET_SECCOMP, SECCOMP_MODE_FILTER = 22, 2
 MAX_OPEN_FILES = 64
 
 DENIED_SYSCALLS = (
@@ -155,8 +156,39 @@ def landlock_ruleset() -> Any:
         return None
 
 
-def build_seccomp() -> Any:
-    """Return the libseccomp filter every candidate's process loads (None when libseccomp is missing)."""
+class Seccomp:
+    """A syscall filter compiled once by libseccomp; each candidate's process loads the same BPF program."""
+
+    def __init__(self, program: bytes):
+        self._program = ctypes.create_string_buffer(program, len(program))
+        self._fprog = _SockFprog(len(program) // 8, ctypes.cast(self._program, ctypes.c_void_p))
+
+    def load(self) -> None:
+        """Install the filter on this process (needs no_new_privs); raise OSError if the kernel refuses."""
+        if _LIBC is None or _LIBC.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.byref(self._fprog), 0, 0):
+            raise OSError(ctypes.get_errno(), "prctl(PR_SET_SECCOMP) failed")
+
+
+class _SockFprog(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+
+
+def build_seccomp() -> Seccomp | None:
+    """Return the filter every candidate's process loads (None when libseccomp or seccomp is missing)."""
+    f = _libseccomp_filter()
+    if f is None:
+        return None
+    fd = os.memfd_create("discover-seccomp")
+    try:
+        with os.fdopen(os.dup(fd), "wb") as out:
+            f.export_bpf(out)
+        program = os.pread(fd, 1 << 20, 0)
+    finally:
+        os.close(fd)
+    return Seccomp(program) if program and len(program) % 8 == 0 else None
+
+
+def _libseccomp_filter() -> Any:
     sc = pyseccomp
     if sc is None:
         return None

@@ -104,6 +104,7 @@ class Zygote:
         self.opts = opts
         self.progress = progress
         self.sets: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        confine.read_roots()  # while there are still paths to resolve
         off = set(filter(None, opts.without.split(",")))
         self.isolation = ({k: OFF for k in ("netns", "mntns")} if off & {"netns", "mntns"}
                           else layers.isolate(os.getcwd()))
