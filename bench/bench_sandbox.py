@@ -7,7 +7,9 @@ Three ways of running one trivial candidate on one n = 25 instance, timed in one
   from the project's own git history into a temporary folder and run there in a subprocess;
 * ``fresh interpreter``: a new ``python`` per candidate (``subprocess.run``).
 
-The zygote and the warm pool are timed in alternating blocks, so both see the same load. Then the
+The zygote and the warm pool are timed in alternating blocks, so both see the same load, and their
+CPU time per candidate (all processes, from the rusage of a run of R candidates minus one of none)
+is given too, a figure the load on a shared machine does not change. Then the
 offline discovery loop (``discover run`` with the offline LLM, same seed and samples) runs in
 both trees, again alternately, for candidates per minute. Without git or that commit, the old
 tree's figures are skipped with a reason.
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -75,7 +78,7 @@ with Sandbox(workers=1) as sb:
         r = sb.evaluate(EDD + f"\nK = {k} # {tag}\n", iset)
         out.append((time.perf_counter() - t0) * 1e3)
         assert r.ok and not r.cached
-print(json.dumps({"ms": out, "tardiness": r.tardiness.tolist()}))
+print(json.dumps({"ms": out, "tardiness": r.tardiness.tolist() if out else []}))
 """
 # Runs the offline discovery loop in either tree; prints candidates and search seconds.
 LOOP_SCRIPT = r"""
@@ -106,14 +109,25 @@ def _old_tree(folder: Path) -> Path | None:
 
 
 def _in_tree(tree: Path, script: str, *args: str, timeout: float = 1800) -> dict:
+    """Run a script in a tree; return its JSON line plus ``cpu_s``, the CPU time of all its processes."""
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     env["PYTHONPATH"] = str(tree)  # found before the installed (editable) project
     env["NUMBA_CACHE_DIR"] = str(tree / ".numba_cache")
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     out = subprocess.run([sys.executable, "-c", script, *args], cwd=tree, env=env, capture_output=True,
                          text=True, timeout=timeout)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)  # every process below it was reaped: all counted
     if out.returncode != 0:
         raise RuntimeError(f"the script failed in {tree}:\n{out.stderr[-2000:]}")
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    return {**json.loads(out.stdout.strip().splitlines()[-1]), "cpu_s": cpu}
+
+
+def _cpu_ms_per_candidate(tree: Path, rounds: int) -> float:
+    """CPU time per candidate of parent, zygote or worker and children together: (R rounds − 0) / R."""
+    busy = _in_tree(tree, OVERHEAD_SCRIPT, str(rounds), "cpu")["cpu_s"]
+    idle = _in_tree(tree, OVERHEAD_SCRIPT, "0", "cpu0")["cpu_s"]
+    return 1e3 * (busy - idle) / rounds
 
 
 def _fresh_ms(rounds: int, iset) -> tuple[list[float], list[int]]:
@@ -157,6 +171,12 @@ def bench_overhead(old: Path | None, rounds: int = 150, blocks: int = 2, fresh_r
         out["pool_ms"] = w
     print(line + f", fresh interpreter {f:.0f} ms (fresh/zygote {f / z:.0f}×); {len(zygote)}, {len(pool)} and"
           f" {len(fresh)} candidates")
+    cpu = {"zygote": _cpu_ms_per_candidate(ROOT, rounds)}
+    if old is not None:
+        cpu["old warm pool"] = _cpu_ms_per_candidate(old, rounds)
+    print("  CPU time per candidate, all processes (does not depend on the load): "
+          + ", ".join(f"{k} {v:.1f} ms" for k, v in cpu.items()))
+    out["cpu_ms"] = cpu
     return out
 
 
