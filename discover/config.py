@@ -118,6 +118,8 @@ class EvaluationConfig(_Section):
         50.0, ge=0.0, le=1e9, description="cascade: stop when the subset's mean gap % exceeds this")
     entry: str = Field("schedule", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
                        description="the function a candidate defines: entry(p, d) -> order")
+    allow_weak_sandbox: bool = Field(
+        False, description="run candidates even where the kernel refuses a sandbox layer (named at start-up)")
 
 
 class StoppingConfig(_Section):

@@ -29,8 +29,9 @@ def schedule(p, d):
 def _system(monkeypatch=None, numba=False):
     from discover import prompts
 
-    if monkeypatch is not None and numba:
-        monkeypatch.setattr(policy, "ALLOWED_MODULES", policy.ALLOWED_MODULES | {"numba"})
+    if monkeypatch is not None:
+        allowed = policy.ALLOWED_MODULES | {"numba"} if numba else policy.ALLOWED_MODULES - {"numba"}
+        monkeypatch.setattr(policy, "ALLOWED_MODULES", allowed)
     prompts.allowed_imports.cache_clear()
     try:
         parent = prompts.Parent(1, "def schedule(p, d): pass", 1.0)

@@ -11,7 +11,7 @@ from rich.table import Table
 
 from discover.cli.common import UserError, console, print_json
 from evaluator.instances import InstanceFileError, InstanceSet, load_set
-from evaluator.sandbox import DEFAULT_TIMEOUT_S, EvalResult, Sandbox
+from evaluator.sandbox import DEFAULT_TIMEOUT_S, EvalResult, Sandbox, SandboxUnsafe
 from evaluator.scoring import Summary, summarize
 
 INSTANCES_PER_WORKER = 16  # below this a second worker costs more to start than it saves
@@ -82,6 +82,8 @@ def register(app: typer.Typer) -> None:
                                       help="CPU-time budget in seconds for the whole set, shared among the"
                                       " sandbox's processes in proportion to their part of the work."),
         as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+        allow_weak: bool = typer.Option(False, "--allow-weak-sandbox",
+                                        help="Run even where the kernel refuses a sandbox layer (named)."),
     ) -> None:
         """Score a heuristic in the sandbox; exit code 1 when its status is not ok."""
         if not entry.isidentifier():
@@ -96,11 +98,15 @@ def register(app: typer.Typer) -> None:
         if iset.count == 0:
             raise UserError(f"{instances.name}: the set holds no instances")
         workers = max(1, min(_cores(), math.ceil(iset.count / INSTANCES_PER_WORKER)))
-        with Sandbox(workers=workers, timeout_s=timeout) as sb:
-            result = sb.evaluate(code, iset, entry=entry)
+        try:
+            with Sandbox(workers=workers, timeout_s=timeout, allow_weak=allow_weak) as sb:
+                missing = sb.missing_layers
+                result = sb.evaluate(code, iset, entry=entry)
+        except SandboxUnsafe as e:
+            raise UserError(str(e)) from None
         summary = summarize(result.tardiness, iset)
         if as_json:
-            print_json(result_json(result, summary))
+            print_json({**result_json(result, summary), "sandbox_missing_layers": missing})
         else:
             _print_text(file, iset, result, summary)
         if not result.ok:
