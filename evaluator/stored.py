@@ -39,6 +39,10 @@ SPECS = (
     StoredSpec("test_n100", 100, 10, seed=10001),
     StoredSpec("test_n200", 200, 10, seed=20001),
     StoredSpec("test_n500", 500, 10, seed=50001),
+    # Scale probes: small sets at larger n for scoring promising candidates during a search; their
+    # own seeds, so they share no instance with the test sets.
+    StoredSpec("probe_n100", 100, 2, seed=10002),
+    StoredSpec("probe_n500", 500, 1, seed=50002),
 )
 
 

@@ -35,10 +35,19 @@ def test_n20_optima_equal_the_subset_dp():
 
 
 def test_rebuild_is_byte_identical(tmp_path):
-    written = build_stored_sets(tmp_path, names=("valid_n25", "test_n20"))
-    assert [p.name for p in written] == ["valid_n25.json", "test_n20.json"]
+    written = build_stored_sets(tmp_path, names=("valid_n25", "test_n20", "probe_n100"))
+    assert [p.name for p in written] == ["valid_n25.json", "test_n20.json", "probe_n100.json"]
     for path in written:
         assert path.read_bytes() == (STORED / path.name).read_bytes()
+
+
+@pytest.mark.parametrize("n", [100, 500])
+def test_probe_sets_share_no_instance_with_the_test_sets(n):
+    probe, _, _ = read_stored(STORED / f"probe_n{n}.json")
+    test, _, _ = read_stored(STORED / f"test_n{n}.json")
+    seen = {(tuple(p), tuple(d)) for p, d in (test.get(i) for i in range(test.count))}
+    assert probe.classes() == test.classes()  # stratified over the same 20 classes
+    assert not any((tuple(p), tuple(d)) in seen for p, d in (probe.get(i) for i in range(probe.count)))
 
 
 def test_tampered_stored_file_is_refused(tmp_path):
