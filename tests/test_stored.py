@@ -10,7 +10,7 @@ import pytest
 from evaluator.exact import solve_dp
 from evaluator.heuristics import run_on_set
 from evaluator.kernels import tardiness_of_set
-from evaluator.stored import SPECS, build_stored_sets, read_stored
+from evaluator.stored import SPECS, build_stored_sets, proven_mask, read_stored
 from tests.conftest import REPO
 
 STORED = REPO / "archive" / "baselines"
@@ -18,10 +18,14 @@ STORED = REPO / "archive" / "baselines"
 
 @pytest.mark.parametrize("spec", SPECS, ids=lambda s: s.name)
 def test_stored_file_is_consistent(spec):
-    iset, values, digest = read_stored(STORED / f"{spec.name}.json")
+    path = STORED / f"{spec.name}.json"
+    if spec.large and not path.exists():
+        pytest.skip(f"{path.name} is not built yet (`discover baselines build --only {spec.name}`)")
+    iset, values, digest = read_stored(path)
     assert digest == iset.sha256()
     assert iset.n == spec.n and iset.count == spec.per_class * 5 * len(spec.tf_grid)
     assert iset.has_opt.all()
+    assert proven_mask(iset).all() or spec.large
     for name in ("MDD", "Aug-MDDC", "EDDC"):
         assert values[name] == tardiness_of_set(iset, run_on_set(name, iset)).tolist()
         assert (np.array(values[name]) >= iset.opt).all()  # no heuristic beats an optimum
