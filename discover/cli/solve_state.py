@@ -82,21 +82,29 @@ class Checkpoint:
         self.iset = iset
         self.out = out
         self.results: list[ExactResult | None] = [done.get(i) for i in range(iset.count)]
-        self.last = time.monotonic()
+        self.last = -CHECKPOINT_SECONDS  # the first result is written at once
+        self.cost = 0.0
         self.dirty = False
 
     def add(self, i: int, r: ExactResult) -> None:
+        """Record a result; write the output if the last write is long enough ago.
+
+        Long enough: 20 times what the last write took (so writing costs at most 5 % of the
+        time), and at most ``CHECKPOINT_SECONDS``.
+        """
         self.results[i] = r
         self.dirty = True
-        if time.monotonic() - self.last >= CHECKPOINT_SECONDS:
+        if time.monotonic() - self.last >= min(CHECKPOINT_SECONDS, 20 * self.cost):
             self.flush()
 
     def flush(self) -> None:
         """Write the output now if anything new was solved since the last write."""
+        t = time.monotonic()
         if self.dirty:
             write_output(self.iset, self.results, self.out)
             self.dirty = False
         self.last = time.monotonic()
+        self.cost = self.last - t
 
     @property
     def solved(self) -> int:
