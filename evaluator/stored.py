@@ -6,11 +6,12 @@ data and optima, see ``InstanceSet.sha256``) and ``baselines`` (each heuristic's
 
 The large sets (n = 800 and 1000) take hours, so their build is resumable: every solved instance is
 appended to ``NAME.partial.jsonl`` beside the output (see ``evaluator.exact.checkpoint``), and a new
-build starts from it. They are solved under a per-instance limit of CPU seconds; an instance not
-proven within it keeps the best value found as ``opt``, with ``"proven": false`` and its
-``lower_bound``. Their files also carry a ``solve`` key: the limit and, per class, the mean and max
-CPU seconds and the peak memo size. Those seconds are measurements, so a rebuild of a large set
-reproduces its instances, optima and baselines (and ``sha256``) but not that key byte for byte.
+build starts from it. They are solved under a per-instance limit of CPU seconds, the memo reset
+at its cap (see ``evaluator.exact.bb.solve``); an instance not proven within it keeps the best
+value found as ``opt``, with ``"proven": false`` and its ``lower_bound``. Their files also carry
+a ``solve`` key: the limit and, per class, the mean and max CPU seconds and the peak memo size.
+Those seconds are measurements, so a rebuild of a large set reproduces its instances, optima and
+baselines (and ``sha256``) but not that key byte for byte.
 """
 
 from __future__ import annotations
@@ -111,7 +112,8 @@ def make_set(spec: StoredSpec, jobs: int = 1, progress=None, log_path: Path | No
             progress(count, total, i, r)
 
     results = solve_set(iset, method="bb", time_limit=spec.time_limit, jobs=jobs, progress=on_result,
-                        memo_cap_mb=spec.memo_cap_mb, done=done, clock="cpu")
+                        memo_cap_mb=spec.memo_cap_mb, done=done, clock="cpu",
+                        memo_policy="reset" if spec.large else "stop")
     not_proven = [i for i, r in enumerate(results) if r.status != "optimal"]
     if not_proven and not spec.large:
         raise RuntimeError(f"{spec.name}: instance {not_proven[0]} not solved to optimality")
@@ -124,6 +126,7 @@ def make_set(spec: StoredSpec, jobs: int = 1, progress=None, log_path: Path | No
     meta = None
     if spec.large:
         meta = {"clock": "cpu", "time_limit_s": spec.time_limit, "memo_cap_mb": spec.memo_cap_mb,
+                "memo_policy": "reset",
                 "proven": iset.count - len(not_proven), "classes": class_stats(iset, results)}
     return iset, values, meta
 

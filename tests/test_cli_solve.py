@@ -94,6 +94,7 @@ def test_a_time_limit_keeps_opt_unknown_and_records_the_bounds(tmp_path, monkeyp
     (["--method", "cp"], "option --method: 'cp' must be one of bb, mip, dp"),
     (["--time-limit", "0"], "option --time-limit"),
     (["--jobs", "0"], "option --jobs"),
+    (["--memo-policy", "drop"], "option --memo-policy: 'drop' must be one of stop, reset"),
 ])
 def test_bad_options_are_one_line_errors(set_file, args, msg, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)

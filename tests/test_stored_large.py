@@ -9,9 +9,12 @@ import pytest
 
 from evaluator import stored
 from evaluator.exact import bb as bb_module
-from evaluator.exact import solve_dp
+from evaluator.exact import solve, solve_dp
 from evaluator.exact.checkpoint import read_log
 from evaluator.stored import StoredSpec, build_stored_sets, generate_spec, proven_mask, read_stored
+from tests.conftest import REPO
+
+STORED = REPO / "archive" / "baselines"
 
 TINY = StoredSpec("test_tiny", 14, 1, seed=7, large=True, time_limit=60.0)
 
@@ -83,3 +86,37 @@ def test_unproven_instances_keep_the_best_known_value_and_a_bound(tmp_path, monk
         ex = iset.extras[i]
         assert ex["proven"] is False and 0 <= ex["lower_bound"] <= iset.opt[i]
         assert iset.opt[i] <= min(v[i] for v in values.values())  # the best known of all
+
+
+def check_sample(path, spec, limit_s=0.5):
+    """Check a large stored set against a rebuild: all instances regenerated, the first of each class solved.
+
+    A sample instance solved within ``limit_s`` CPU seconds must equal the stored optimum (and be
+    proven there); one that is not must bound it: its lower bound <= stored value, and a stored
+    proven optimum <= its value. Returns the number of instances checked for equality.
+    """
+    iset, _, _ = read_stored(path)
+    gen = generate_spec(spec)
+    assert np.array_equal(gen.offsets, iset.offsets) and np.array_equal(gen.p, iset.p)
+    assert np.array_equal(gen.d, iset.d)
+    proven = proven_mask(iset)
+    equal = 0
+    for rdd, tf in iset.classes():
+        i = next(k for k in range(iset.count) if iset.rdd[k] == rdd and iset.tf[k] == tf)
+        r = solve(*gen.get(i), time_limit=limit_s, clock="cpu")
+        if r.optimal:
+            assert r.value == iset.opt[i] and proven[i], f"{path.name} instance {i}"
+            equal += 1
+        else:
+            assert r.lower_bound <= iset.opt[i], f"{path.name} instance {i}"
+            assert not proven[i] or iset.opt[i] <= r.value, f"{path.name} instance {i}"
+    return equal
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["test_n800", "test_n1000"])
+def test_a_sample_of_each_class_rebuilds_to_the_stored_optima(name):
+    path = STORED / f"{name}.json"
+    if not path.exists():
+        pytest.skip(f"{path.name} is not built yet (`discover baselines build --only {name}`)")
+    assert check_sample(path, stored.spec_named(name)) >= 8  # the easy classes are proven in time

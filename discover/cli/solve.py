@@ -15,6 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from discover.cli.common import UserError, console, err_console, print_json
 from discover.cli.solve_state import Checkpoint, resumable
 from evaluator.exact import DEFAULT_MEMO_CAP_MB, METHODS, ExactResult, solve_set
+from evaluator.exact.bb import MEMO_POLICIES
 from evaluator.instances import UNKNOWN, InstanceFileError, load_set
 
 
@@ -84,14 +85,14 @@ def _write(ckpt: Checkpoint, out: Path) -> None:
         raise UserError(f"option -o: cannot write {out}: {e.strerror or e}") from None
 
 
-def _solve_with_progress(path, iset, method, time_limit, jobs, memo_cap_mb, ckpt, done):
+def _solve_with_progress(path, iset, method, time_limit, jobs, memo, ckpt, done):
     """Solve the set under a progress bar: instances done, the hardest so far, the peak memo size."""
     hardest = [0.0, -1]
-    memo = [max((r.memo_mb for r in done.values()), default=0.0)]
+    peak = [max((r.memo_mb for r in done.values()), default=0.0)]
 
     def info() -> str:
         worst = f"hardest #{hardest[1]} {hardest[0]:.1f} s" if hardest[1] >= 0 else "hardest -"
-        return f"{worst}, memo peak {memo[0]:.0f} MiB, rss {_rss_mb():.0f} MiB"
+        return f"{worst}, memo peak {peak[0]:.0f} MiB, rss {_rss_mb():.0f} MiB"
 
     with Progress(TextColumn("solving {task.description}"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), TextColumn("{task.fields[info]}"), console=err_console,
@@ -101,12 +102,12 @@ def _solve_with_progress(path, iset, method, time_limit, jobs, memo_cap_mb, ckpt
         def progress(count, total, i, r):
             if r.seconds >= hardest[0]:
                 hardest[:] = [r.seconds, i]
-            memo[0] = max(memo[0], r.memo_mb)
+            peak[0] = max(peak[0], r.memo_mb)
             ckpt.add(i, r)
             bar.update(task, completed=count, info=info())
 
-        return solve_set(iset, method, time_limit, jobs, memo_cap_mb=memo_cap_mb, progress=progress,
-                         done=done)
+        return solve_set(iset, method, time_limit, jobs, memo_cap_mb=memo[0], memo_policy=memo[1],
+                         progress=progress, done=done)
 
 
 def _rss_mb() -> float:
@@ -131,6 +132,8 @@ def register(app: typer.Typer) -> None:
         memo_cap_mb: int = typer.Option(DEFAULT_MEMO_CAP_MB, "--memo-cap-mb", help="Memo cap in MiB (bb)."),
         as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
         restart: bool = typer.Option(False, "--restart", help="Ignore an earlier output; solve all again."),
+        memo_policy: str = typer.Option("stop", "--memo-policy",
+                                        help="bb at its memo cap: stop, or reset the memo and go on."),
     ) -> None:
         """Solve every instance exactly; write a copy with opt, status and seconds per instance.
 
@@ -146,6 +149,9 @@ def register(app: typer.Typer) -> None:
             raise UserError(f"option --jobs: {jobs} must be at least 1")
         if memo_cap_mb < 1:
             raise UserError(f"option --memo-cap-mb: {memo_cap_mb} must be at least 1")
+        if memo_policy not in MEMO_POLICIES:
+            known = ", ".join(MEMO_POLICIES)
+            raise UserError(f"option --memo-policy: {memo_policy!r} must be one of {known}")
         try:
             iset = load_set(path)
         except InstanceFileError as e:
@@ -168,7 +174,8 @@ def register(app: typer.Typer) -> None:
         ckpt = Checkpoint(iset, out, done)
         t0 = time.perf_counter()
         try:
-            results = _solve_with_progress(path, iset, method, time_limit, jobs, memo_cap_mb, ckpt, done)
+            results = _solve_with_progress(path, iset, method, time_limit, jobs, (memo_cap_mb, memo_policy),
+                                           ckpt, done)
         except ValueError as e:
             raise UserError(f"{path.name}: {e}") from None
         except KeyboardInterrupt:

@@ -22,10 +22,13 @@ Progress = Callable[[int, int, int, ExactResult], None]
 
 
 def solve_one(p, d, method: str = "bb", time_limit: float | None = None,
-              memo_cap_mb: int = DEFAULT_MEMO_CAP_MB, clock: str = "wall") -> ExactResult:
-    """Solve one instance with the named method (``time_limit`` is ignored by ``dp``, ``clock`` is bb's)."""
+              memo_cap_mb: int = DEFAULT_MEMO_CAP_MB, clock: str = "wall", memo_policy: str = "stop"
+              ) -> ExactResult:
+    """Solve one instance with the named method (``time_limit`` is ignored by ``dp``; ``clock`` and
+    ``memo_policy`` are bb's)."""
     if method == "bb":
-        return solve(p, d, time_limit=time_limit, memo_cap_mb=memo_cap_mb, clock=clock)
+        return solve(p, d, time_limit=time_limit, memo_cap_mb=memo_cap_mb, clock=clock,
+                     memo_policy=memo_policy)
     if method == "mip":
         return solve_mip(p, d, time_limit=time_limit)
     if method == "dp":
@@ -39,8 +42,8 @@ def _warm_up(method: str = "bb") -> None:
 
 
 def _worker(task: tuple) -> tuple[int, ExactResult]:
-    index, p, d, method, time_limit, memo_cap_mb, clock = task
-    return index, solve_one(p, d, method, time_limit, memo_cap_mb, clock)
+    index, p, d, method, time_limit, memo_cap_mb, clock, policy = task
+    return index, solve_one(p, d, method, time_limit, memo_cap_mb, clock, policy)
 
 
 def solve_set(
@@ -52,6 +55,7 @@ def solve_set(
     memo_cap_mb: int = DEFAULT_MEMO_CAP_MB,
     done: dict[int, ExactResult] | None = None,
     clock: str = "wall",
+    memo_policy: str = "stop",
 ) -> list[ExactResult]:
     """Solve every instance of a set; return the results in instance order.
 
@@ -77,6 +81,8 @@ def solve_set(
         (``progress`` counts them as done but is not called for them).
     clock
         What ``time_limit`` counts for ``bb``: ``"wall"`` or ``"cpu"`` seconds.
+    memo_policy
+        What ``bb`` does at its memo cap: ``"stop"`` or ``"reset"`` (see ``bb.solve``).
 
     Raises
     ------
@@ -100,7 +106,7 @@ def solve_set(
     if bad:
         raise ValueError(f"done holds instance {bad[0]}, but the set has {total} instances")
     results: list[ExactResult | None] = [known.get(i) for i in range(total)]
-    tasks = [(i, *iset.get(i), method, time_limit, memo_cap_mb, clock)
+    tasks = [(i, *iset.get(i), method, time_limit, memo_cap_mb, clock, memo_policy)
              for i in range(total) if i not in known]
     if not tasks:
         return results  # type: ignore[return-value]
