@@ -17,6 +17,7 @@ baselines (and ``sha256``) but not that key byte for byte.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -163,17 +164,28 @@ def proven_mask(iset: InstanceSet) -> np.ndarray:
 
 
 def _progress_line(spec: StoredSpec, log: Log):
-    """Return a progress callback that logs one line per instance of a large set."""
+    """Return a progress callback that logs one line per instance of a large set.
+
+    The line names the instance and its class, the hardest so far, the peak memo size, and an ETA
+    at the wall-clock pace of this run (instances are not alike, so it is a rough guide).
+    """
     worst: list = [0.0, -1]
     peak = [0.0]
+    t0 = time.monotonic()
+    first: list = []
 
     def progress(count, total, i, r):
+        if not first:
+            first.append(count - 1)
         if r.cpu_seconds >= worst[0]:
             worst[:] = [r.cpu_seconds, i]
         peak[0] = max(peak[0], r.memo_mb)
+        pace = (time.monotonic() - t0) / (count - first[0])
+        eta = pace * (total - count) / 3600
         log(f"{spec.name}: {count}/{total} done; instance {i} {r.status} value {r.value} "
             f"(bound {r.lower_bound}) in {r.cpu_seconds:.1f} s cpu, memo {r.memo_mb:.0f} MiB; "
-            f"hardest so far #{worst[1]} {worst[0]:.1f} s; peak memo {peak[0]:.0f} MiB")
+            f"hardest so far #{worst[1]} {worst[0]:.1f} s; peak memo {peak[0]:.0f} MiB; "
+            f"ETA {eta:.1f} h at this run's pace")
 
     return progress
 
