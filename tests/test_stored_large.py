@@ -41,7 +41,12 @@ def test_a_large_set_records_its_optima_and_per_class_figures(tmp_path, monkeypa
     assert [(c["rdd"], c["tf"]) for c in meta["classes"]] == iset.classes()
     assert all(c["instances"] == 1 and c["max_s"] >= c["mean_s"] >= 0 for c in meta["classes"])
     assert sum("done; instance" in x for x in lines) == 20
-    assert not (tmp_path / "test_tiny.partial.jsonl").exists()  # the set file holds it all now
+    log = tmp_path / "test_tiny.partial.jsonl"
+    assert len(read_log(log, generate_spec(TINY))) == 20  # kept: building again solves nothing
+    before = path.read_bytes()
+    again, lines = _build(tmp_path, monkeypatch)
+    assert not any("done; instance" in x for x in lines)
+    assert json.loads(again.read_bytes())["instances"] == json.loads(before)["instances"]
     assert values["MDD"] == [int(v) for v in values["MDD"]]
 
 
