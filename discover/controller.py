@@ -13,12 +13,13 @@ import queue
 import time
 from collections.abc import Callable
 from concurrent.futures import Future
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
 from discover.config import OPERATORS, Config
+from discover.cost import Assessment, CostMeter
 from discover.fitness import Fitness, Score
 from discover.ledger import Ledger
 from discover.llm.base import ChatRequest
@@ -33,7 +34,7 @@ from discover.pipeline import (
     run_request,
 )
 from discover.population import Population
-from discover.prompts import PARENTS_PER_OPERATOR, Parent, Templates
+from discover.prompts import PARENTS_PER_OPERATOR, TEST_NS, Parent, Templates, limits_text
 from discover.store import PromptRow, RunStore
 
 
@@ -81,12 +82,17 @@ class Controller:
         ``extract_code(reply, entry)`` returning an object with ``code``, ``description``, ``reason``.
     cascade
         Passed to ``sandbox.submit`` (None: score the whole training set).
+    reference
+        The cost reference's code (``cost.reference``); None: costs are not measured.
+    recorded_costs
+        Code hash → recorded cost to reuse instead of timing (a replay of a run).
     """
 
     def __init__(self, config: Config, store: RunStore, llm: Any, sandbox: Any, train: Any,
                  templates: Templates, seeds: dict[str, str], extract: Callable,
                  cascade: Any = None,
-                 on_progress: Callable[[Progress], None] | None = None) -> None:
+                 on_progress: Callable[[Progress], None] | None = None, reference: str | None = None,
+                 recorded_costs: dict[str, dict] | None = None) -> None:
         self.cfg = config
         self.store = store
         self.llm = llm
@@ -100,8 +106,16 @@ class Controller:
         self.on_progress = on_progress
         s = config.search
         self.pop = Population(s.islands, np.random.default_rng(config.seed), s.temperature_init,
-                              s.temperature_period)
-        self.ledger = Ledger(store, self.pop, s.reset_period, s.migration_period)
+                              s.temperature_period, pareto=s.objective == "pareto")
+        self.ledger = Ledger(store, self.pop, s.reset_period, s.migration_period, s.objective, config.cost)
+        ev = config.evaluation
+        self.meter = None if reference is None else CostMeter(
+            sandbox, reference, config.cost, train, ev.entry, ev.timeout_s, recorded_costs)
+        self.assessors = ThreadPool(2 * (ev.workers or 2) + 2, name="assess") if self.meter else None
+        cc = config.cost
+        probe_ns = tuple(int(p.n) for p, _ in self.meter.probes) if self.meter else ()
+        self.limits = limits_text(ev.timeout_s, train.count, int(train.n), cc.budget_text(), cc.n,
+                                  s.objective, probe_ns, TEST_NS)
         w = np.array(s.operators.as_tuple(), dtype=float)
         self.op_probs = w / w.sum()
         self.window = config.llm.concurrency
@@ -148,6 +162,8 @@ class Controller:
             raise
         finally:
             self.pool.shutdown()
+            if self.assessors is not None:
+                self.assessors.shutdown()
         with self.store.transaction():
             self.store.set_state("status", "searched")
             self.store.add_event("stop", reason=self.stop_reason, samples=self.ledger.counters["samples"])
@@ -183,6 +199,15 @@ class Controller:
                 raise RunError(f"seed program {name!r} failed on the training set ({sc.status}): {sc.error}")
         self.ledger.seed(self.seeds, scores)
         self.store.add_event("start", seeds=sorted(self.seeds))
+        self._set_promising()
+
+    def _set_promising(self) -> None:
+        """Programs whose training gap is no worse than the best seed's are probed at larger n."""
+        if self.meter is not None:
+            ids = list((self.store.get_state("seed_names") or {}).values())
+            gaps = [self.store.scalar("SELECT gap FROM programs WHERE id = ?", (i,)) for i in ids]
+            gaps = [g for g in gaps if g is not None]
+            self.meter.promising_gap = min(gaps) if gaps else None
 
     def _restore(self) -> None:
         self.ledger.restore()
@@ -196,6 +221,7 @@ class Controller:
             self.jobs[p.id] = Job(p.id, p.island, p.operator, p.parents, request_from_dict(p.request),
                                   p.request["first_sample"])
         self.store.add_event("resume", pending=len(self.jobs), samples=self.session_start)
+        self._set_promising()
 
     # --- the loop ------------------------------------------------------------------------------
     def _loop(self) -> None:
@@ -258,11 +284,12 @@ class Controller:
         k, rng = self.next_build, self.pop.rng
         op = OPERATORS[int(rng.choice(len(OPERATORS), p=self.op_probs))]
         island = self.pop.choose_island()
-        parents = self.pop.sample(island, PARENTS_PER_OPERATOR[op])
+        parents = self.pop.sample(island, PARENTS_PER_OPERATOR[op], upto=k - self.window)
         seed = int(rng.integers(2**31))
-        shown = [Parent(m.id, self.ledger.code[m.id], m.gap) for m in parents]
+        shown = [Parent(m.id, self.ledger.code[m.id], m.gap, self.ledger.note(m.id)) for m in parents]
         with AST_LOCK:
-            messages = self.templates.messages(op, shown, self.entry, self.train.n)
+            messages = self.templates.messages(op, shown, self.entry, self.train.n, self.limits,
+                                               self.ledger.failures(island, k - self.window))
         lc = self.cfg.llm
         n = min(lc.samples_per_prompt, self.cfg.stopping.samples - self.samples_built)
         request = ChatRequest(model=lc.model or lc.kind, messages=messages, n=n, temperature=lc.temperature,
@@ -300,9 +327,13 @@ class Controller:
         self.evaluations.forget([c.hash for c in job.outcome.candidates if c.hash])
 
     def _submit(self, code: str) -> Future:
-        with AST_LOCK:
-            fut = self.sandbox.submit(code, self.train, entry=self.entry,
-                                      timeout_s=self.cfg.evaluation.timeout_s, cascade=self.cascade, seed=0)
+        meter, limit = self.meter, self.cfg.evaluation.timeout_s
+        if meter is not None:  # training set, then cost (on an assessor thread: it waits on the sandbox)
+            fut = self.assessors.submit(lambda: meter.assess(code, self.train, self.fitness, self.cascade))
+        else:
+            with AST_LOCK:
+                fut = self.sandbox.submit(code, self.train, entry=self.entry, timeout_s=limit,
+                                          cascade=self.cascade, seed=0)
         fut.add_done_callback(self._count_eval)
         return fut
 
@@ -315,8 +346,12 @@ class Controller:
         except Exception as e:  # noqa: BLE001 - a sandbox failure is the candidate's error
             return self.fitness.score("error", f"sandbox failure: {type(e).__name__}: {e}",
                                       np.zeros(0, np.int64), 0.0)
-        return self.fitness.score(r.status, r.error, r.tardiness, float(np.sum(r.seconds)),
-                                  bool(getattr(r, "cut_short", False)))
+        cost = None
+        if isinstance(r, Assessment):
+            r, cost = r.train, r.cost
+        sc = self.fitness.score(r.status, r.error, r.tardiness, float(np.sum(r.seconds)),
+                                bool(getattr(r, "cut_short", False)))
+        return replace(sc, cost=cost) if sc.ok else sc
 
     def _abort(self) -> None:
         for job in self.jobs.values():

@@ -20,7 +20,7 @@ from discover.controller import Controller, Progress, RunError
 from discover.fitness import load_scoring_set
 from discover.llm.recording import RecordingLLM
 from discover.normalize import rename
-from discover.prompts import load_templates, references_dir, seed_programs
+from discover.prompts import PromptError, load_templates, references_dir, seed_programs
 from discover.store import TIME_COLUMNS, RunStore, StoreError
 from evaluator.instances import write_atomic
 
@@ -55,6 +55,7 @@ class Parts:
     sandbox: Any = None
     extract: Callable | None = None
     cascade_type: Any = None
+    costs: dict[str, dict] | None = None  # code hash → recorded cost to reuse (replay)
     owns_sandbox: bool = False  # set when the runner built the sandbox (and so must close it)
 
 
@@ -135,6 +136,11 @@ def _prepare(cfg: Config, parts: Parts | None) -> _Session:
     valid = load_scoring_set(ev.valid_set, ev.valid_subset, "evaluation.valid_set")
     load_templates()  # fail now, with its message, if the prompt folder is missing
     seed_programs()
+    try:
+        seed_programs((cfg.cost.reference,))
+    except PromptError:
+        raise ConfigError(f"field cost.reference = {cfg.cost.reference!r}: no such program"
+                          f" {references_dir() / (cfg.cost.reference + '.py')}") from None
     parts = Parts(**vars(parts)) if parts is not None else Parts()  # the caller's object stays untouched
     if parts.extract is None:
         from discover.extract import extract_code
@@ -238,8 +244,9 @@ def _drive(session: _Session, store: RunStore, on_progress: Callable[[Progress],
         if ev.cascade and parts.cascade_type is not None:
             cascade = parts.cascade_type(subset=ev.cascade_subset, threshold=ev.cascade_threshold)
         seeds = _with_entry(seed_programs(), ev.entry)
+        reference = _with_entry(seed_programs((cfg.cost.reference,)), ev.entry)[cfg.cost.reference]
         ctl = Controller(cfg, store, llm, parts.sandbox, session.train, load_templates(), seeds,
-                         parts.extract, cascade, on_progress)
+                         parts.extract, cascade, on_progress, reference=reference, recorded_costs=parts.costs)
         reason = ctl.run()
         prog = ctl.progress()
         if store.get_state("status") != "finished":
@@ -353,6 +360,15 @@ def committed_exchanges(transcript: Path, committed: Counter[str]) -> str:
     return "".join(ln + "\n" for ln, k in zip(lines, keep, strict=True) if k)
 
 
+def recorded_costs(store: RunStore) -> dict[str, dict]:
+    """Return code hash → the cost recorded for it (the first program measured with that code)."""
+    out: dict[str, dict] = {}
+    for h, cost in store.query("SELECT hash, cost FROM programs WHERE cost IS NOT NULL AND hash IS NOT NULL"
+                               " ORDER BY id"):
+        out.setdefault(h, json.loads(cost))
+    return out
+
+
 def replay_run(run_dir: str | Path, out: str | Path | None = None, parts: Parts | None = None,
                on_progress: Callable[[Progress], None] | None = None) -> ReplayReport:
     """Re-run a finished run with the replay backend (strict) and compare every program and score."""
@@ -363,6 +379,7 @@ def replay_run(run_dir: str | Path, out: str | Path | None = None, parts: Parts 
         transcript = orig.transcript_path
         cfg = load_config(orig.config_path)
         committed = Counter(h for (h,) in orig.query("SELECT request_hash FROM llm_calls"))
+        costs = recorded_costs(orig)
     if status not in ("searched", "finished"):
         raise StoreError(f"{run_dir}: the run is {status}; finish it with `discover resume {run_dir}`"
                          " before replaying it")
@@ -379,6 +396,7 @@ def replay_run(run_dir: str | Path, out: str | Path | None = None, parts: Parts 
         "run_dir": str(out), "llm.kind": "replay", "llm.model": cfg.llm.model or cfg.llm.kind,
         "llm.transcript": str(transcript), "stopping.samples": max(1, counters.get("samples", 0)),
         "stopping.wall_clock_s": 0.0, "champion.promote": False})
+    parts = Parts(**{**vars(parts or Parts()), "costs": costs})  # measured times are reused, not retaken
     report = start_run(cfg, parts, on_progress=on_progress)
     with RunStore.open(run_dir) as a, RunStore.open(out) as b:
         diff = compare_runs(a, b)

@@ -231,4 +231,4 @@ def register(app: typer.Typer) -> None:
             cfg = load_config(config, _overrides(sets))
         except ConfigError as e:
             raise UserError(str(e)) from None
-        typer.echo(cfg.to_toml(), nl=False)
+        typer.echo(cfg.annotated_toml(), nl=False)
