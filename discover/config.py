@@ -115,9 +115,9 @@ class CostConfig(_Section):
     reference: str = Field(
         "aug_mddc", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
         description="archive/references/<name>.py, run in the same sandbox on the same instances")
-    n: int = Field(100, ge=2, le=5000, description="the size at which cost counts (budget, pareto, champion)")
+    n: int = Field(50, ge=2, le=5000, description="the size at which cost counts (budget, pareto, champion)")
     instances: int = Field(5, ge=1, le=1000, description="generated instances of size n timed per program")
-    train_instances: int = Field(20, ge=1, le=100_000, description="training instances timed per program")
+    train_instances: int = Field(10, ge=1, le=100_000, description="training instances timed per program")
     repeats: int = Field(3, ge=1, le=50, description="interleaved runs of program and reference; min taken")
     budget: float = Field(
         2.0, gt=0.0, le=1e6, description="largest allowed cost: this many times the reference's at n")

@@ -59,6 +59,8 @@ class Progress:
     time_left_s: float | None
     controller_ms: float
     stop_reason: str | None
+    best_cost: str = ""  # the best program's measured cost, in words
+    over_budget: int = 0  # valid programs rejected for their cost
 
 
 class Controller:
@@ -188,7 +190,14 @@ class Controller:
             mdd_gap=self.ledger.mdd_gap, tokens=c["tokens"], cost=c["cost"],
             evals_per_s=self.evals_done / elapsed if elapsed else 0.0, elapsed_s=elapsed, time_left_s=left,
             controller_ms=1000 * (time.thread_time() - self.cpu0) / self.handled if self.handled else 0.0,
-            stop_reason=self.stop_reason)
+            stop_reason=self.stop_reason, best_cost=self._cost_words(best.id if best else None),
+            over_budget=c.get("over_budget", 0))
+
+    def _cost_words(self, pid: int | None) -> str:
+        cost = self.ledger.costs.get(pid) if pid is not None else None
+        if cost is None or cost.at_n is None:
+            return "—"
+        return cost.at_n.text(self.cfg.cost.reference)
 
     # --- start: seeds or restore ---------------------------------------------------------------
     def _seed(self) -> None:
@@ -197,6 +206,10 @@ class Controller:
         for name, sc in scores.items():
             if not sc.ok:
                 raise RunError(f"seed program {name!r} failed on the training set ({sc.status}): {sc.error}")
+        scores = {name: self.ledger.budgeted(sc) for name, sc in scores.items()}
+        if not any(sc.ok for sc in scores.values()):
+            raise RunError(f"every seed program is over the cost budget ({self.cfg.cost.budget_text()}):"
+                           f" {scores[next(iter(scores))].error}")
         self.ledger.seed(self.seeds, scores)
         self.store.add_event("start", seeds=sorted(self.seeds))
         self._set_promising()

@@ -28,7 +28,7 @@ FAILURES = ("timeout", "memory", "error", "invalid_output", "refused", "over_bud
 """Statuses shown to the model as the island's last failures."""
 FAILURES_SHOWN = 3
 COUNTERS = dict(samples=0, valid=0, tokens=0, cost=0.0, best_sample=0, invalid_streak=0, resets=0,
-                migrations=0, llm_errors=0)
+                migrations=0, llm_errors=0, over_budget=0)
 
 
 def _fail(status: str, error: str) -> Score:
@@ -65,6 +65,14 @@ class Ledger:
         self.mdd_gap: float | None = None
         self.costs: dict[int, Cost] = {}  # measured cost of every program in the population
         self.fails: dict[int, list[tuple[int, str]]] = {}  # island → (prompt, one line) of its failures
+
+    def budgeted(self, sc: Score) -> Score:
+        """Return the score, turned ``over_budget`` when the budget objective rejects its cost."""
+        why = over_budget(sc.cost, self.cost_cfg) if sc.ok and self.objective == "budget" else None
+        if why is None:
+            return sc
+        self.counters["over_budget"] += 1
+        return replace(sc, status="over_budget", error=why)
 
     # --- what prompts show -----------------------------------------------------------------------
     def note(self, pid: int) -> str:
@@ -186,9 +194,7 @@ class Ledger:
         else:
             fut = job.outcome.evals.get(j)
             sc = score(fut) if fut is not None else _fail("error", "not evaluated (no sandbox result)")
-            why = over_budget(sc.cost, self.cost_cfg) if sc.ok and self.objective == "budget" else None
-            if why is not None:
-                sc = replace(sc, status="over_budget", error=why)
+            sc = self.budgeted(sc)
             best = self.pop.best()
             pid = self._insert(*args, cand.code, cand.hash, cand.description, sc)
             self.first[cand.hash] = pid

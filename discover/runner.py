@@ -267,7 +267,8 @@ def _champion(cfg: Config, store: RunStore, sandbox: Any, train: Any, valid: Any
     meta = provenance_meta(str(store.run_dir), cfg.llm.model or cfg.llm.kind, train, valid)
     timeout = ev.timeout_s * max(1.0, valid.count / max(1, train.count))
     rep = champion_step(store, sandbox, valid, top_k=ch.top_k, entry=ev.entry, timeout_s=timeout,
-                        references=refs, out_dir=Path(ch.dir), alpha=ch.alpha, promote=ch.promote, meta=meta)
+                        references=refs, out_dir=Path(ch.dir), alpha=ch.alpha, promote=ch.promote, meta=meta,
+                        cost=cfg.cost, front=cfg.search.objective == "pareto")
     with store.transaction():
         store.set_state("champion", rep.to_dict())
         store.add_event("champion", program=rep.program_id, valid_gap=rep.valid_gap,
