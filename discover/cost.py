@@ -3,10 +3,10 @@
 How it is measured. The program and the reference (``cost.reference``, a plain-Python entry of
 ``archive/references``, so both run in the same execution mode) are run in the same sandbox on the
 same instances, in interleaved pairs (reference, program, reference, program, ...). Each side's
-figure is the minimum over ``cost.repeats`` runs of its total seconds; the cost is the ratio of the
-two and, for display, the program's seconds per instance. This is done at the training size (on
-``cost.train_instances`` training instances) and at ``cost.n`` (on ``cost.instances`` generated
-instances of that size, the size at which cost counts). Promising programs (training gap no worse
+figure is, per instance, the fastest of its ``cost.repeats`` runs, summed over the instances; the
+cost is the ratio of the two and, for display, the program's seconds per instance. This is done at
+the training size (on ``cost.train_instances`` training instances) and at ``cost.n`` (on
+``cost.instances`` generated instances of that size, the size at which cost counts). Promising programs (training gap no worse
 than the best seed's) are also scored on the scale-probe sets: gap and seconds per instance.
 
 The sandbox reports wall-clock seconds of the candidate's call per instance; taking minima of
@@ -17,15 +17,21 @@ Determinism: record and reuse. A measured time is not reproducible, so it is nev
 where a run must be reproduced: every measurement is stored with its program in ``run.sqlite``
 (columns ``cost_*`` and ``probe``), a resumed run restores the population's costs from there, and a
 replay is handed the original run's measurements (by code hash) and reuses them instead of
-timing again, so strict replay compares equal. The decisions that depend on cost are the
-``budget`` objective's ``over_budget`` status, the ``pareto`` objective's front ranks, and the
-budget test at promotion. A counted measure (bytecodes executed) would be reproducible but would
-need instrumenting the sandbox's worker and ranks numpy calls as one step each, so it would not
-measure what users pay. A fresh run with the same seed is bit-identical as long as no program's
-measured cost lies within the measurement spread of the budget: that is the case for the
-determinism test's configuration (the offline model writes rules that are O(n log n) to O(n²) with
-small constants, measured at a small fraction of the budget, and the test checks that margin),
-not for arbitrary runs, which is why resume and replay do not rely on it.
+timing again, so strict replay compares equal. The measured columns are listed with the other
+times in ``store.TIME_COLUMNS``.
+
+What depends on cost: the ``budget`` objective's ``over_budget`` status, the ``pareto``
+objective's front ranks (and so its parents), the measured cost a prompt shows under ``gap`` and
+``pareto``, and the budget test at promotion. A counted measure (bytecodes executed) would be
+reproducible, but it needs instrumenting the sandbox's worker and counts a numpy call as one
+step, so it does not measure what users pay; that is why cost is measured and recorded instead.
+Under the default objective (``budget``) prompts leave the measured time out (a parent is within
+the budget the system prompt states; its scale-probe gaps, which are counted, are shown), so the
+only time-dependent decision is the budget's verdict: a fresh run with the same seed is
+bit-identical as long as no program is within the measurement spread of the budget. That holds
+for the determinism test's configuration (the offline model writes dispatch rules measured at a
+small fraction of the budget; the test asserts the margin) but not for arbitrary runs, which is
+why resume and replay reuse the record instead of relying on it.
 """
 
 from __future__ import annotations
@@ -195,23 +201,24 @@ class CostMeter:
         """Time ``code`` against the reference on ``iset`` in interleaved pairs (blocking)."""
         repeats = repeats or self.cfg.repeats
         mine, ref, status = [], [], "ok"
-        for _ in range(repeats):
-            fr = self.submit(self.reference, iset, next(_seeds))
-            fc = self.submit(code, iset, next(_seeds))
-            r, c = fr.result(), fc.result()
+        for _ in range(repeats):  # one after the other: the pair shares the machine's state of the moment
+            r = self.submit(self.reference, iset, next(_seeds)).result()
+            c = self.submit(code, iset, next(_seeds)).result()
             if r.ok:
-                ref.append(float(np.sum(r.seconds)))
+                ref.append(np.asarray(r.seconds, float))
             if not c.ok:
                 status = c.status
                 break
-            mine.append(float(np.sum(c.seconds)))
+            mine.append(np.asarray(c.seconds, float))
         k = iset.count
-        rs = min(ref) / k if ref else math.nan
+        rs = float(np.min(ref, axis=0).sum()) / k if ref else math.nan  # per instance, its fastest run
         if status != "ok" or not mine:
             return Timing(int(iset.n), k, status, None, rs, None, 0.0)
-        lo, hi = min(mine), max(mine)
-        ratio = (lo / k) / rs if rs > 0 else math.inf
-        return Timing(int(iset.n), k, "ok", lo / k, rs, ratio, (hi - lo) / lo if lo > 0 else 0.0)
+        cs = float(np.min(mine, axis=0).sum()) / k
+        totals = [float(m.sum()) for m in mine]
+        lo, hi = min(totals), max(totals)
+        ratio = cs / rs if rs > 0 else math.inf
+        return Timing(int(iset.n), k, "ok", cs, rs, ratio, (hi - lo) / lo if lo > 0 else 0.0)
 
     def measure(self, code: str, train_gap: float | None) -> Cost:
         """Time a valid program at the training size and at ``cost.n``; probe it when promising."""
