@@ -6,8 +6,9 @@ same instances, in interleaved pairs (reference, program, reference, program, ..
 figure is, per instance, the fastest of its ``cost.repeats`` runs, summed over the instances; the
 cost is the ratio of the two and, for display, the program's seconds per instance. This is done at
 the training size (on ``cost.train_instances`` training instances) and at ``cost.n`` (on
-``cost.instances`` generated instances of that size, the size at which cost counts). Promising programs (training gap no worse
-than the best seed's) are also scored on the scale-probe sets: gap and seconds per instance.
+``cost.instances`` generated instances of that size, the size at which cost counts). Promising
+programs (training gap no worse than the best seed's) are also scored on the scale-probe sets: gap
+and seconds per instance.
 
 The sandbox reports wall-clock seconds of the candidate's call per instance; taking minima of
 interleaved runs and a ratio to a reference run at the same moment cancels most of the machine's
