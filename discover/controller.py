@@ -112,7 +112,7 @@ class Controller:
         self.ledger = Ledger(store, self.pop, s.reset_period, s.migration_period, s.objective, config.cost)
         ev = config.evaluation
         self.meter = None if reference is None else CostMeter(
-            sandbox, reference, config.cost, train, ev.entry, ev.timeout_s, recorded_costs)
+            sandbox, reference, config.cost, train, ev.entry, ev.timeout_s, recorded_costs, s.objective)
         self.assessors = ThreadPool(2 * (ev.workers or 2) + 2, name="assess") if self.meter else None
         cc = config.cost
         probe_ns = tuple(int(p.n) for p, _ in self.meter.probes) if self.meter else ()
@@ -212,15 +212,6 @@ class Controller:
                            f" {scores[next(iter(scores))].error}")
         self.ledger.seed(self.seeds, scores)
         self.store.add_event("start", seeds=sorted(self.seeds))
-        self._set_promising()
-
-    def _set_promising(self) -> None:
-        """Programs whose training gap is no worse than the best seed's are probed at larger n."""
-        if self.meter is not None:
-            ids = list((self.store.get_state("seed_names") or {}).values())
-            gaps = [self.store.scalar("SELECT gap FROM programs WHERE id = ?", (i,)) for i in ids]
-            gaps = [g for g in gaps if g is not None]
-            self.meter.promising_gap = min(gaps) if gaps else None
 
     def _restore(self) -> None:
         self.ledger.restore()
@@ -232,9 +223,8 @@ class Controller:
         for p in self.store.prompts(pending_only=True):
             self.next_commit = min(self.next_commit, p.id)
             self.jobs[p.id] = Job(p.id, p.island, p.operator, p.parents, request_from_dict(p.request),
-                                  p.request["first_sample"])
+                                  p.request["first_sample"], bar=p.request.get("probe_bar"))
         self.store.add_event("resume", pending=len(self.jobs), samples=self.session_start)
-        self._set_promising()
 
     # --- the loop ------------------------------------------------------------------------------
     def _loop(self) -> None:
@@ -298,6 +288,7 @@ class Controller:
         op = OPERATORS[int(rng.choice(len(OPERATORS), p=self.op_probs))]
         island = self.pop.choose_island()
         parents = self.pop.sample(island, PARENTS_PER_OPERATOR[op], upto=k - self.window)
+        bar = self.pop.best_gap(island, upto=k - self.window)  # a child beating it is probed at larger n
         seed = int(rng.integers(2**31))
         shown = [Parent(m.id, self.ledger.code[m.id], m.gap, self.ledger.note(m.id)) for m in parents]
         with AST_LOCK:
@@ -307,8 +298,9 @@ class Controller:
         n = min(lc.samples_per_prompt, self.cfg.stopping.samples - self.samples_built)
         request = ChatRequest(model=lc.model or lc.kind, messages=messages, n=n, temperature=lc.temperature,
                               max_tokens=lc.max_tokens, seed=seed)
-        job = Job(k, island, op, tuple(m.id for m in parents), request, self.samples_built)
-        row = PromptRow(k, island, op, job.parents, request_to_dict(request, self.samples_built), job.key)
+        job = Job(k, island, op, tuple(m.id for m in parents), request, self.samples_built, bar=bar)
+        row = PromptRow(k, island, op, job.parents, request_to_dict(request, self.samples_built) |
+                        {"probe_bar": bar}, job.key)
         with self.store.transaction():
             self.store.add_prompt(row)
             self.ledger.save_state()
@@ -320,7 +312,7 @@ class Controller:
     def _send(self, job: Job) -> None:
         serial = self.cfg.llm.kind != "openai"
         fut = self.pool.submit(lambda: run_request(self.llm, job.request, self.entry, self.extract,
-                                                   self.evaluations, serial))
+                                                   self.evaluations, serial, job.bar))
         job.llm_future = fut
         fut.add_done_callback(lambda _f, k=job.prompt: self.events.put(("llm", k)))
 
@@ -337,12 +329,13 @@ class Controller:
             fut.add_done_callback(lambda _f, k=job.prompt: self.events.put(("eval", k)))
 
     def _forget(self, job: Job) -> None:
-        self.evaluations.forget([c.hash for c in job.outcome.candidates if c.hash])
+        self.evaluations.forget([c.hash for c in job.outcome.candidates if c.hash], job.bar)
 
-    def _submit(self, code: str) -> Future:
+    def _submit(self, code: str, bar: float | None = None) -> Future:
         meter, limit = self.meter, self.cfg.evaluation.timeout_s
         if meter is not None:  # training set, then cost (on an assessor thread: it waits on the sandbox)
-            fut = self.assessors.submit(lambda: meter.assess(code, self.train, self.fitness, self.cascade))
+            fut = self.assessors.submit(
+                lambda: meter.assess(code, self.train, self.fitness, self.cascade, bar))
         else:
             with AST_LOCK:
                 fut = self.sandbox.submit(code, self.train, entry=self.entry, timeout_s=limit,

@@ -6,9 +6,9 @@ same instances, in interleaved pairs (reference, program, reference, program, ..
 figure is, per instance, the fastest of its ``cost.repeats`` runs, summed over the instances; the
 cost is the ratio of the two and, for display, the program's seconds per instance. This is done at
 the training size (on ``cost.train_instances`` training instances) and at ``cost.n`` (on
-``cost.instances`` generated instances of that size, the size at which cost counts). Promising
-programs (training gap no worse than the best seed's) are also scored on the scale-probe sets: gap
-and seconds per instance.
+``cost.instances`` generated instances of that size, the size at which cost counts). A program
+that beats the best of its island (as its prompt saw it) is also scored on the scale-probe sets:
+gap and seconds per instance (the bound that keeps the probe a small share of the loop).
 
 The sandbox reports wall-clock seconds of the candidate's call per instance; taking minima of
 interleaved runs and a ratio to a reference run at the same moment cancels most of the machine's
@@ -176,11 +176,14 @@ class CostMeter:
         The training set; ``cfg.train_instances`` of it (stratified) are timed.
     recorded
         Code hash → ``Cost.to_dict()`` of earlier measurements to reuse instead of timing (replay).
+    objective
+        Under ``budget`` a program over the budget is not probed (it will be rejected).
     """
 
     def __init__(self, sandbox: Any, reference: str, cfg: CostConfig, train: InstanceSet, entry: str,
-                 timeout_s: float, recorded: dict[str, dict] | None = None) -> None:
+                 timeout_s: float, recorded: dict[str, dict] | None = None, objective: str = "gap") -> None:
         self.sandbox = sandbox
+        self.objective = objective
         self.reference = reference
         self.cfg = cfg
         self.entry = entry
@@ -189,7 +192,6 @@ class CostMeter:
         self.at_n = cost_set(cfg)
         self.probes = [(s, Fitness(s)) for s in probe_sets(cfg)]
         self.recorded = dict(recorded or {})
-        self.promising_gap: float | None = None  # programs at or below this training gap are probed
 
     def submit(self, code: str, iset: InstanceSet, seed: int, timeout_s: float | None = None,
                cascade: Any = None) -> Future:
@@ -221,25 +223,23 @@ class CostMeter:
         ratio = cs / rs if rs > 0 else math.inf
         return Timing(int(iset.n), k, "ok", cs, rs, ratio, (hi - lo) / lo if lo > 0 else 0.0)
 
-    def measure(self, code: str, train_gap: float | None) -> Cost:
-        """Time a valid program at the training size and at ``cost.n``; probe it when promising."""
+    def measure(self, code: str, train_gap: float | None, bar: float | None = None) -> Cost:
+        """Time a valid program at the training size and at ``cost.n``; probe it when its training gap
+        is below ``bar`` (the best of its island when its prompt was built)."""
         train = self.time(code, self.train_timed)
         at_n = self.time(code, self.at_n)
         probe: dict[str, dict[str, Any]] = {}
-        bar = self.promising_gap
-        if bar is not None and train_gap is not None and train_gap <= bar and at_n.status == "ok":
-            for iset, fit in self.probes:
-                fr = self.submit(self.reference, iset, next(_seeds), self.cfg.probe_timeout_s)
-                fc = self.submit(code, iset, 0, self.cfg.probe_timeout_s)  # seed 0: the gap is reproducible
-                r, c = fr.result(), fc.result()
+        rejected = self.objective == "budget" and over_budget(Cost(train, at_n), self.cfg) is not None
+        if bar is not None and train_gap is not None and train_gap < bar and not rejected:
+            for iset, fit in self.probes:  # the program alone: its gap, and its seconds as a figure to show
+                c = self.submit(code, iset, 0, self.cfg.probe_timeout_s).result()  # seed 0: the gap repeats
                 sc = fit.score(c.status, c.error, c.tardiness, float(np.sum(c.seconds)))
                 s = float(np.sum(c.seconds)) / iset.count if sc.ok else None
-                rs = float(np.sum(r.seconds)) / iset.count if r.ok else None
-                probe[iset.name] = {"n": int(iset.n), "status": sc.status, "gap": sc.gap, "seconds": s,
-                                    "ratio": s / rs if s is not None and rs else None}
+                probe[iset.name] = {"n": int(iset.n), "status": sc.status, "gap": sc.gap, "seconds": s}
         return Cost(train, at_n, probe)
 
-    def assess(self, code: str, train: InstanceSet, fitness: Fitness, cascade: Any = None) -> Assessment:
+    def assess(self, code: str, train: InstanceSet, fitness: Fitness, cascade: Any = None,
+               bar: float | None = None) -> Assessment:
         """Score ``code`` on the training set and, when valid, measure its cost (blocking).
 
         A program whose code hash has a recorded measurement reuses it (replay: nothing is timed again).
@@ -252,4 +252,4 @@ class CostMeter:
         h = code_hash(code)
         if h in self.recorded:
             return Assessment(r, Cost.from_dict(self.recorded[h]))
-        return Assessment(r, self.measure(code, sc.gap))
+        return Assessment(r, self.measure(code, sc.gap, bar))

@@ -145,6 +145,12 @@ class Population:
         cands = [isl.best for isl in self._islands if isl.best is not None]
         return min(cands, key=lambda m: (m.gap, m.id)) if cands else None
 
+    def best_gap(self, island: int, upto: int | None = None) -> float | None:
+        """Return the lowest gap among the island's members added by prompts up to ``upto`` (all: None)."""
+        ms = self.members(island)
+        seen = [m.gap for m in ms if upto is None or m.prompt <= upto] or [m.gap for m in ms]
+        return min(seen) if seen else None
+
     def front(self, island: int) -> list[Member]:
         """Return the island's non-dominated programs by (gap, cost), lowest gap first."""
         ms = self.members(island)
