@@ -85,7 +85,7 @@ def island_fronts_html(rows: Sequence[Row], reference: str, n: Any) -> str:
     """Return the report section: one scatter of every island and a table of each island's front."""
     by_island = island_points(rows)
     if not by_island:
-        return "<p>no valid program</p>"
+        return scatter([], f"Training gap against cost at n = {n}", "cost") + "\n<p>no valid program</p>"
     pts = [p for island in sorted(by_island) for p in by_island[island]]
     svg = scatter(pts, f"Training gap against cost at n = {n} (ratio to {reference})",
                   f"cost (× {reference})", [f"island {i}" for i in sorted(by_island)])
