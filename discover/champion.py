@@ -120,7 +120,7 @@ class ChampionReport:
         d = {k: getattr(self, k) for k in ("program_id", "name", "train_gap", "valid_gap", "mdd_valid_gap",
                                            "reference", "reference_gap")}
         d["finalists"] = [list(f) for f in self.finalists]
-        d["cost"], d["budget"] = self.cost, self.budget
+        d["budget"] = self.budget  # the measured cost stays with the program (run.sqlite's cost columns)
         if self.decision is not None:
             d["decision"] = {k: getattr(self.decision, k) for k in
                              ("promoted", "reason", "candidate_gap", "reference_gap", "p_value", "pairs")}

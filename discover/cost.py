@@ -249,7 +249,9 @@ class CostMeter:
                            bool(getattr(r, "cut_short", False)))
         if not sc.ok:
             return Assessment(r, None)
-        h = code_hash(code)
-        if h in self.recorded:
+        if self.recorded:
+            with AST_LOCK:  # hashing parses (see AST_LOCK)
+                h = code_hash(code)
+        if self.recorded and h in self.recorded:
             return Assessment(r, Cost.from_dict(self.recorded[h]))
         return Assessment(r, self.measure(code, sc.gap, bar))
