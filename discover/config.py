@@ -128,7 +128,7 @@ class CostConfig(_Section):
         default_factory=lambda: [str(ARCHIVE_DIR / "baselines" / f"probe_n{n}.json") for n in (100, 500)],
         description="stored sets with optima; a missing file is skipped")
     probe_instances: int = Field(10, ge=1, le=100_000, description="instances of each probe set used")
-    probe_timeout_s: float = Field(60.0, gt=0.0, le=86_400.0, description="per program on one probe set")
+    probe_timeout_s: float = Field(20.0, gt=0.0, le=86_400.0, description="per program on one probe set")
 
     def budget_text(self) -> str:
         """Return the budget in words, e.g. ``2 × aug_mddc at n = 100``."""

@@ -7,8 +7,9 @@ figure is, per instance, the fastest of its ``cost.repeats`` runs, summed over t
 cost is the ratio of the two and, for display, the program's seconds per instance. This is done at
 the training size (on ``cost.train_instances`` training instances) and at ``cost.n`` (on
 ``cost.instances`` generated instances of that size, the size at which cost counts). A program
-that beats the best of its island (as its prompt saw it) is also scored on the scale-probe sets:
-gap and seconds per instance (the bound that keeps the probe a small share of the loop).
+that beats the best of its island (as its prompt saw it) and is within the budget is also scored on
+the scale-probe sets: gap and seconds per instance (the bounds that keep the probe a small share of
+the loop, with ``cost.probe_timeout_s`` per set).
 
 The sandbox reports wall-clock seconds of the candidate's call per instance; taking minima of
 interleaved runs and a ratio to a reference run at the same moment cancels most of the machine's
@@ -177,7 +178,8 @@ class CostMeter:
     recorded
         Code hash → ``Cost.to_dict()`` of earlier measurements to reuse instead of timing (replay).
     objective
-        Under ``budget`` a program over the budget is not probed (it will be rejected).
+        The search objective (kept for the record; a program over the budget is never probed, as it
+        can never be promoted).
     """
 
     def __init__(self, sandbox: Any, reference: str, cfg: CostConfig, train: InstanceSet, entry: str,
@@ -229,8 +231,8 @@ class CostMeter:
         train = self.time(code, self.train_timed)
         at_n = self.time(code, self.at_n)
         probe: dict[str, dict[str, Any]] = {}
-        rejected = self.objective == "budget" and over_budget(Cost(train, at_n), self.cfg) is not None
-        if bar is not None and train_gap is not None and train_gap < bar and not rejected:
+        slow = over_budget(Cost(train, at_n), self.cfg) is not None  # never promoted: not worth the probe
+        if bar is not None and train_gap is not None and train_gap < bar and not slow:
             for iset, fit in self.probes:  # the program alone: its gap, and its seconds as a figure to show
                 c = self.submit(code, iset, 0, self.cfg.probe_timeout_s).result()  # seed 0: the gap repeats
                 sc = fit.score(c.status, c.error, c.tardiness, float(np.sum(c.seconds)))
