@@ -11,9 +11,12 @@ that beats the best of its island (as its prompt saw it) and is within the budge
 the scale-probe sets: gap and seconds per instance (the bounds that keep the probe a small share of
 the loop, with ``cost.probe_timeout_s`` per set).
 
-The sandbox reports wall-clock seconds of the candidate's call per instance; taking minima of
-interleaved runs and a ratio to a reference run at the same moment cancels most of the machine's
-load, which would otherwise scale both sides alike (see ``make bench`` for the spread).
+The sandbox reports wall-clock seconds of the candidate's call per instance (``EvalResult.seconds``;
+a ``cpu_seconds`` array, when the sandbox provides one, is used instead). Minima of interleaved
+runs and a ratio to a reference run at the same moment cancel a load that slows both sides alike;
+they do not cancel preemption of one side's runs, so on a machine loaded several times over its
+cores wall-clock figures spread widely (``make bench`` prints the spread of 5 measurements); the
+candidate's CPU time per instance, once the sandbox reports it, takes preemption out.
 
 Determinism: record and reuse. A measured time is not reproducible, so it is never recomputed
 where a run must be reproduced: every measurement is stored with its program in ``run.sqlite``
@@ -118,6 +121,12 @@ class Assessment:
     cost: Cost | None
 
 
+def _seconds(r: Any) -> np.ndarray:
+    """Return a result's per-instance CPU seconds when the sandbox reports them, else its wall seconds."""
+    cpu = getattr(r, "cpu_seconds", None)
+    return np.asarray(r.seconds if cpu is None else cpu, float)
+
+
 def fmt_seconds(s: float | None) -> str:
     """Return seconds in a short unit: ``12 µs``, ``3.4 ms``, ``1.2 s``."""
     if s is None or not math.isfinite(s):
@@ -210,11 +219,11 @@ class CostMeter:
             r = self.submit(self.reference, iset, next(_seeds)).result()
             c = self.submit(code, iset, next(_seeds)).result()
             if r.ok:
-                ref.append(np.asarray(r.seconds, float))
+                ref.append(_seconds(r))
             if not c.ok:
                 status = c.status
                 break
-            mine.append(np.asarray(c.seconds, float))
+            mine.append(_seconds(c))
         k = iset.count
         rs = float(np.min(ref, axis=0).sum()) / k if ref else math.nan  # per instance, its fastest run
         if status != "ok" or not mine:
