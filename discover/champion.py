@@ -17,9 +17,12 @@ import numpy as np
 from scipy.stats import wilcoxon
 
 from discover import provenance
+from discover.config import CostConfig
+from discover.cost import Cost, over_budget
 from discover.fitness import Fitness, Score
 from discover.paths import user_archive_dir
 from discover.pipeline import AST_LOCK
+from discover.population import front_ranks
 from discover.store import RunStore
 from evaluator import EVALUATOR_VERSION
 from evaluator.instances import InstanceSet, write_atomic
@@ -115,12 +118,15 @@ class ChampionReport:
     reference_gap: float | None
     decision: Decision | None
     finalists: tuple[tuple[int, float, float | None], ...]  # (program, training gap, validation gap)
+    cost: dict[str, Any] | None = None  # the champion's measured cost (discover.cost.Cost.to_dict())
+    budget: str = ""  # the budget promotion required, in words
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-ready dict (stored as the run's ``champion`` state)."""
         d = {k: getattr(self, k) for k in ("program_id", "name", "train_gap", "valid_gap", "mdd_valid_gap",
                                            "reference", "reference_gap")}
         d["finalists"] = [list(f) for f in self.finalists]
+        d["budget"] = self.budget  # the measured cost stays with the program (run.sqlite's cost columns)
         if self.decision is not None:
             d["decision"] = {k: getattr(self.decision, k) for k in
                              ("promoted", "reason", "candidate_gap", "reference_gap", "p_value", "pairs")}
@@ -151,11 +157,18 @@ def archive_programs(folders: list[Path]) -> dict[str, str]:
     return out
 
 
-def finalists(store: RunStore, k: int) -> list[Any]:
-    """Return the best program of each of the ``k`` best behaviours on the training set (ties: lower id)."""
+def finalists(store: RunStore, k: int, front: bool = False) -> list[Any]:
+    """Return the best program of each of the ``k`` best behaviours on the training set (ties: lower id).
+
+    ``front``: only programs on the non-dominated front of (training gap, cost ratio) count (pareto).
+    """
     seen: set[str] = set()
     out = []
-    for row in _best_rows(store, 50 * k):
+    rows = _best_rows(store, 50 * k)
+    if front:
+        ranks = front_ranks([(r.gap, math.inf if r.cost_ratio is None else r.cost_ratio) for r in rows])
+        rows = [r for r, rank in zip(rows, ranks, strict=True) if rank == 0]
+    for row in rows:
         if row.signature in seen:
             continue
         seen.add(row.signature)
@@ -192,14 +205,17 @@ def validate(sandbox: Any, programs: dict[str, str], valid: InstanceSet, entry: 
 
 def champion_step(store: RunStore, sandbox: Any, valid: InstanceSet, *, top_k: int, entry: str,
                   timeout_s: float, references: dict[str, str], out_dir: Path, alpha: float,
-                  promote: bool, meta: Mapping[str, Any]) -> ChampionReport:
+                  promote: bool, meta: Mapping[str, Any], cost: CostConfig | None = None,
+                  front: bool = False) -> ChampionReport:
     """Re-score the best ``top_k`` programs and the references on the validation set; maybe promote.
 
     The champion is the finalist with the lowest validation gap; it is compared with the best of
     ``references`` (the archive: reference heuristics and earlier champions) and written to
-    ``out_dir`` when ``promote`` and the paired test says it is significantly better.
+    ``out_dir`` when ``promote``, the paired test says it is significantly better, and (with
+    ``cost``) its recorded cost is within the budget. ``front``: finalists come from the (gap, cost)
+    front only.
     """
-    rows = finalists(store, top_k)
+    rows = finalists(store, top_k, front)
     if not rows:
         raise ValueError("the run holds no valid program to promote")
     progs = {f"#{r.id}": r.code for r in rows} | {f"ref:{n}": c for n, c in references.items()}
@@ -218,12 +234,26 @@ def champion_step(store: RunStore, sandbox: Any, valid: InstanceSet, *, top_k: i
     if ref_name is not None and cgaps is not None:
         full = dict(meta) | {"name": name, "program_id": champ.id, "parents": list(champ.parents),
                              "operator": champ.operator, "train_gap": champ.gap, "entry": entry}
+        measured = Cost.from_dict(champ.cost)
+        why = over_budget(measured, cost) if cost is not None else None
+        if cost is not None and measured is None:
+            why = "its cost was not measured, so it cannot be shown to be within the budget"
+        if measured is not None:
+            full["cost"] = {"n": measured.at_n.n, "reference": cost.reference if cost else "",
+                            "ratio": measured.ratio, "seconds_per_instance": measured.seconds} \
+                if measured.at_n is not None else {}
         decision = promote_candidate(champ.code, cgaps, refs[ref_name][1], meta=full, reference=ref_name,
-                                     out_dir=out_dir, alpha=alpha, write=promote)
+                                     out_dir=out_dir, alpha=alpha, write=promote and why is None)
+        if why is not None:
+            reason = f"not promoted: {why}; on validation it {decision.reason}" if decision.promoted else \
+                f"{decision.reason}; also {why}"
+            decision = Decision(False, reason, decision.candidate_gap, decision.reference_gap,
+                                decision.p_value, decision.pairs)
     return ChampionReport(
         program_id=champ.id, name=name, train_gap=champ.gap, valid_gap=cs.gap,
         mdd_valid_gap=mdd.gap if mdd is not None and mdd.ok else None, reference=ref_name or "",
-        reference_gap=refs[ref_name][0].gap if ref_name else None, decision=decision, finalists=table)
+        reference_gap=refs[ref_name][0].gap if ref_name else None, decision=decision, finalists=table,
+        cost=champ.cost, budget=cost.budget_text() if cost is not None else "")
 
 
 def provenance_meta(run: str, model: str, train: InstanceSet, valid: InstanceSet) -> dict[str, Any]:

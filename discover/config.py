@@ -89,6 +89,11 @@ class SearchConfig(_Section):
         400, ge=0, le=10_000_000, description="samples between resets of the weaker half; 0 = never")
     migration_period: int = Field(
         0, ge=0, le=10_000_000, description="samples between ring migrations of island bests; 0 = never")
+    objective: Literal["gap", "budget", "pareto"] = Field(
+        "budget",
+        description="gap: training gap only; budget: training gap, and a program slower than cost.budget at"
+        " cost.n is rejected (over_budget); pareto: parents by rank on the (gap, cost) front of each island",
+    )
     operators: OperatorWeights = Field(default_factory=OperatorWeights)
     seeds: list[str] = Field(
         ["edd", "spt", "mdd"], min_length=1,
@@ -120,6 +125,34 @@ class EvaluationConfig(_Section):
                        description="the function a candidate defines: entry(p, d) -> order")
     allow_weak_sandbox: bool = Field(
         False, description="run candidates even where the kernel refuses a sandbox layer (named at start-up)")
+
+
+class CostConfig(_Section):
+    """Cost: seconds per instance measured side by side with a reference program (see discover.cost)."""
+
+    reference: str = Field(
+        "aug_mddc", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+        description="archive/references/<name>.py, run in the same sandbox on the same instances")
+    n: int = Field(50, ge=2, le=5000, description="the size at which cost counts (budget, pareto, champion)")
+    instances: int = Field(5, ge=1, le=1000, description="generated instances of size n timed per program")
+    train_instances: int = Field(10, ge=1, le=100_000, description="training instances timed per program")
+    repeats: int = Field(3, ge=1, le=50, description="interleaved runs of program and reference; min taken")
+    budget: float = Field(
+        2.0, gt=0.0, le=1e6, description="largest allowed cost: this many times the reference's at n")
+    budget_ms: float = Field(
+        0.0, ge=0.0, le=1e9, description="if > 0, the budget is this many ms per instance at n instead")
+    probe: bool = Field(True, description="score promising programs on the scale-probe sets too")
+    probe_sets: list[str] = Field(
+        default_factory=lambda: [str(ARCHIVE_DIR / "baselines" / f"probe_n{n}.json") for n in (100, 500)],
+        description="stored sets with optima; a missing file is skipped")
+    probe_instances: int = Field(10, ge=1, le=100_000, description="instances of each probe set used")
+    probe_timeout_s: float = Field(20.0, gt=0.0, le=86_400.0, description="per program on one probe set")
+
+    def budget_text(self) -> str:
+        """Return the budget in words, e.g. ``2 × aug_mddc at n = 100``."""
+        if self.budget_ms > 0:
+            return f"{self.budget_ms:g} ms per instance at n = {self.n}"
+        return f"{self.budget:g} × {self.reference} at n = {self.n}"
 
 
 class StoppingConfig(_Section):
@@ -165,6 +198,7 @@ class Config(_Section):
     search: SearchConfig = Field(default_factory=SearchConfig)
     evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig)
     stopping: StoppingConfig = Field(default_factory=StoppingConfig)
+    cost: CostConfig = Field(default_factory=CostConfig)
     champion: ChampionConfig = Field(default_factory=ChampionConfig)
 
     def to_toml(self) -> str:

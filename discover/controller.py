@@ -14,12 +14,13 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from contextlib import suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
 from discover.config import OPERATORS, Config
+from discover.cost import Assessment, CostMeter
 from discover.fitness import Fitness, Score
 from discover.ledger import Ledger
 from discover.llm.base import ChatRequest, TranscriptWriteError
@@ -34,7 +35,7 @@ from discover.pipeline import (
     run_request,
 )
 from discover.population import Population
-from discover.prompts import PARENTS_PER_OPERATOR, Parent, Templates
+from discover.prompts import PARENTS_PER_OPERATOR, TEST_NS, Parent, Templates, limits_text
 from discover.store import PromptRow, RunStore, StoreError
 
 
@@ -59,6 +60,8 @@ class Progress:
     time_left_s: float | None
     controller_ms: float
     stop_reason: str | None
+    best_cost: str = ""  # the best program's measured cost, in words
+    over_budget: int = 0  # valid programs rejected for their cost
 
 
 class Controller:
@@ -86,13 +89,18 @@ class Controller:
         Sample counts at which an earlier session of the run ended on a budget and was resumed: a
         replay builds no prompt past one until everything before it is committed, as the resumed run
         did, so it asks the very same requests.
+    reference
+        The cost reference's code (``cost.reference``); None: costs are not measured.
+    recorded_costs
+        Code hash → recorded cost to reuse instead of timing (a replay of a run).
     """
 
     def __init__(self, config: Config, store: RunStore, llm: Any, sandbox: Any, train: Any,
                  templates: Templates, seeds: dict[str, str], extract: Callable,
                  cascade: Any = None,
                  on_progress: Callable[[Progress], None] | None = None,
-                 barriers: tuple[int, ...] = ()) -> None:
+                 barriers: tuple[int, ...] = (), reference: str | None = None,
+                 recorded_costs: dict[str, dict] | None = None) -> None:
         self.cfg = config
         self.store = store
         self.llm = llm
@@ -106,8 +114,16 @@ class Controller:
         self.on_progress = on_progress
         s = config.search
         self.pop = Population(s.islands, np.random.default_rng(config.seed), s.temperature_init,
-                              s.temperature_period)
-        self.ledger = Ledger(store, self.pop, s.reset_period, s.migration_period)
+                              s.temperature_period, pareto=s.objective == "pareto")
+        self.ledger = Ledger(store, self.pop, s.reset_period, s.migration_period, s.objective, config.cost)
+        ev = config.evaluation
+        self.meter = None if reference is None else CostMeter(
+            sandbox, reference, config.cost, train, ev.entry, ev.timeout_s, recorded_costs, s.objective)
+        self.assessors = ThreadPool(2 * (ev.workers or 2) + 2, name="assess") if self.meter else None
+        cc = config.cost
+        probe_ns = tuple(int(p.n) for p, _ in self.meter.probes) if self.meter else ()
+        self.limits = limits_text(ev.timeout_s, train.count, int(train.n), cc.budget_text(), cc.n,
+                                  s.objective, probe_ns, TEST_NS)
         w = np.array(s.operators.as_tuple(), dtype=float)
         self.op_probs = w / w.sum()
         self.window = config.llm.concurrency
@@ -155,6 +171,8 @@ class Controller:
             raise
         finally:
             self.pool.shutdown()
+            if self.assessors is not None:
+                self.assessors.shutdown()
         with self.store.transaction():
             self.store.set_state("status", "searched")
             self.store.add_event("stop", reason=self.stop_reason, samples=self.ledger.counters["samples"])
@@ -179,7 +197,14 @@ class Controller:
             mdd_gap=self.ledger.mdd_gap, tokens=c["tokens"], cost=c["cost"],
             evals_per_s=self.evals_done / elapsed if elapsed else 0.0, elapsed_s=elapsed, time_left_s=left,
             controller_ms=1000 * (time.thread_time() - self.cpu0) / self.handled if self.handled else 0.0,
-            stop_reason=self.stop_reason)
+            stop_reason=self.stop_reason, best_cost=self._cost_words(best.id if best else None),
+            over_budget=c.get("over_budget", 0))
+
+    def _cost_words(self, pid: int | None) -> str:
+        cost = self.ledger.costs.get(pid) if pid is not None else None
+        if cost is None or cost.at_n is None:
+            return "—"
+        return cost.at_n.text(self.cfg.cost.reference)
 
     # --- start: seeds or restore ---------------------------------------------------------------
     def _seed(self) -> None:
@@ -189,6 +214,10 @@ class Controller:
         for name, sc in scores.items():
             if not sc.ok:
                 raise RunError(f"seed program {name!r} failed on the training set ({sc.status}): {sc.error}")
+        scores = {name: self.ledger.budgeted(sc) for name, sc in scores.items()}
+        if not any(sc.ok for sc in scores.values()):
+            raise RunError(f"every seed program is over the cost budget ({self.cfg.cost.budget_text()}):"
+                           f" {scores[next(iter(scores))].error}")
         self.ledger.seed(self.seeds, scores)
         self.store.add_event("start", seeds=sorted(self.seeds))
 
@@ -202,7 +231,7 @@ class Controller:
         for p in self.store.prompts(pending_only=True):
             self.next_commit = min(self.next_commit, p.id)
             self.jobs[p.id] = Job(p.id, p.island, p.operator, p.parents, request_from_dict(p.request),
-                                  p.request["first_sample"])
+                                  p.request["first_sample"], bar=p.request.get("probe_bar"))
         self.store.add_event("resume", pending=len(self.jobs), samples=self.session_start)
 
     # --- the loop ------------------------------------------------------------------------------
@@ -273,17 +302,20 @@ class Controller:
         k, rng = self.next_build, self.pop.rng
         op = OPERATORS[int(rng.choice(len(OPERATORS), p=self.op_probs))]
         island = self.pop.choose_island()
-        parents = self.pop.sample(island, PARENTS_PER_OPERATOR[op])
+        parents = self.pop.sample(island, PARENTS_PER_OPERATOR[op], upto=k - self.window)
+        bar = self.pop.best_gap(island, upto=k - self.window)  # a child beating it is probed at larger n
         seed = int(rng.integers(2**31))
-        shown = [Parent(m.id, self.ledger.code[m.id], m.gap) for m in parents]
+        shown = [Parent(m.id, self.ledger.code[m.id], m.gap, self.ledger.note(m.id)) for m in parents]
         with AST_LOCK:
-            messages = self.templates.messages(op, shown, self.entry, self.train.n)
+            messages = self.templates.messages(op, shown, self.entry, self.train.n, self.limits,
+                                               self.ledger.failures(island, k - self.window))
         lc = self.cfg.llm
         n = min(lc.samples_per_prompt, self._limit() - self.samples_built)
         request = ChatRequest(model=lc.model or lc.kind, messages=messages, n=n, temperature=lc.temperature,
                               max_tokens=lc.max_tokens, seed=seed)
-        job = Job(k, island, op, tuple(m.id for m in parents), request, self.samples_built)
-        row = PromptRow(k, island, op, job.parents, request_to_dict(request, self.samples_built), job.key)
+        job = Job(k, island, op, tuple(m.id for m in parents), request, self.samples_built, bar=bar)
+        row = PromptRow(k, island, op, job.parents, request_to_dict(request, self.samples_built) |
+                        {"probe_bar": bar}, job.key)
         with self.store.transaction():
             self.store.add_prompt(row)
             self.ledger.save_state()
@@ -295,7 +327,7 @@ class Controller:
     def _send(self, job: Job) -> None:
         serial = self.cfg.llm.kind != "openai"
         fut = self.pool.submit(lambda: run_request(self.llm, job.request, self.entry, self.extract,
-                                                   self.evaluations, serial))
+                                                   self.evaluations, serial, job.bar))
         job.llm_future = fut
         fut.add_done_callback(lambda _f, k=job.prompt: self.events.put(("llm", k)))
 
@@ -314,13 +346,18 @@ class Controller:
             fut.add_done_callback(lambda _f, k=job.prompt: self.events.put(("eval", k)))
 
     def _forget(self, job: Job) -> None:
-        self.evaluations.forget([c.hash for c in job.outcome.candidates if c.hash])
+        self.evaluations.forget([c.hash for c in job.outcome.candidates if c.hash], job.bar)
 
-    def _submit(self, code: str, cascade: bool = True) -> Future:
-        with AST_LOCK:
-            fut = self.sandbox.submit(code, self.train, entry=self.entry,
-                                      timeout_s=self.cfg.evaluation.timeout_s,
-                                      cascade=self.cascade if cascade else None, seed=0)
+    def _submit(self, code: str, bar: float | None = None, cascade: bool = True) -> Future:
+        meter, limit = self.meter, self.cfg.evaluation.timeout_s
+        chosen = self.cascade if cascade else None
+        if meter is not None:  # training set, then cost (on an assessor thread: it waits on the sandbox)
+            fut = self.assessors.submit(
+                lambda: meter.assess(code, self.train, self.fitness, chosen, bar))
+        else:
+            with AST_LOCK:
+                fut = self.sandbox.submit(code, self.train, entry=self.entry, timeout_s=limit,
+                                          cascade=chosen, seed=0)
         fut.add_done_callback(self._count_eval)
         return fut
 
@@ -333,8 +370,12 @@ class Controller:
         except Exception as e:  # noqa: BLE001 - a sandbox failure is the candidate's error
             return self.fitness.score("error", f"sandbox failure: {type(e).__name__}: {e}",
                                       np.zeros(0, np.int64), 0.0)
-        return self.fitness.score(r.status, r.error, r.tardiness, float(np.sum(r.seconds)),
-                                  bool(getattr(r, "cut_short", False)))
+        cost = None
+        if isinstance(r, Assessment):
+            r, cost = r.train, r.cost
+        sc = self.fitness.score(r.status, r.error, r.tardiness, float(np.sum(r.seconds)),
+                                bool(getattr(r, "cut_short", False)))
+        return replace(sc, cost=cost) if sc.ok else sc
 
     def _abort(self) -> None:
         for job in self.jobs.values():

@@ -6,6 +6,7 @@ import hashlib
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -28,6 +29,7 @@ class Score:
     signature: str | None
     tardiness: np.ndarray | None
     seconds: float
+    cost: Any = None  # discover.cost.Cost of a valid program, once measured
 
     @property
     def ok(self) -> bool:

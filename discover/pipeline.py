@@ -97,35 +97,40 @@ class Evaluations:
     is committed (the controller decides duplicates in commit order), only how much work is done.
     """
 
-    def __init__(self, submit: Callable[[str], Future], committed: dict[str, int]) -> None:
+    def __init__(self, submit: Callable[[str, float | None], Future], committed: dict[str, int]) -> None:
         self._submit = submit
         self._committed = committed
         self._inflight: dict[str, Future] = {}
         self._lock = threading.Lock()
         self.submitted = 0
 
-    def get(self, cand: Candidate) -> Future | None:
-        """Return the evaluation of a candidate (new or shared), or None if there is nothing to run."""
+    def get(self, cand: Candidate, bar: float | None = None) -> Future | None:
+        """Return the evaluation of a candidate (new or shared), or None if there is nothing to run.
+
+        ``bar``: the training gap below which the candidate is also scored on the scale probe (the
+        island's best when its prompt was built); evaluations are shared only at an equal bar.
+        """
         if cand.code is None or cand.hash is None or cand.hash in self._committed:
             return None
+        key = f"{cand.hash}|{bar!r}"
         with self._lock:
-            fut = self._inflight.get(cand.hash)
+            fut = self._inflight.get(key)
         if fut is not None:
             return fut
         try:
-            fut = self._submit(cand.code)
+            fut = self._submit(cand.code, bar)
         except Exception as e:  # noqa: BLE001 - e.g. a closed sandbox; the candidate carries the error
             fut = Future()
             fut.set_exception(e)
         with self._lock:
             self.submitted += 1
-            return self._inflight.setdefault(cand.hash, fut)
+            return self._inflight.setdefault(key, fut)
 
-    def forget(self, hashes: list[str]) -> None:
+    def forget(self, hashes: list[str], bar: float | None = None) -> None:
         """Drop finished evaluations whose programs are committed."""
         with self._lock:
             for h in hashes:
-                self._inflight.pop(h, None)
+                self._inflight.pop(f"{h}|{bar!r}", None)
 
     def cancel(self) -> None:
         """Cancel every evaluation not yet started."""
@@ -145,7 +150,8 @@ def make_candidate(index: int, reply: str, entry: str, extract: Extractor) -> Ca
 
 
 def run_request(llm: Any, request: ChatRequest, entry: str, extract: Extractor,
-                evaluations: Evaluations | None = None, serial: bool = True) -> LLMOutcome:
+                evaluations: Evaluations | None = None, serial: bool = True,
+                bar: float | None = None) -> LLMOutcome:
     """Send one request, extract its candidates and submit their evaluations (runs on a pool thread).
 
     ``serial``: hold ``AST_LOCK`` during the call too (a local, CPU-bound backend); a remote backend
@@ -178,7 +184,7 @@ def run_request(llm: Any, request: ChatRequest, entry: str, extract: Extractor,
                                        None))
         if evaluations is not None:
             for c in cands:
-                fut = evaluations.get(c)
+                fut = evaluations.get(c, bar)
                 if fut is not None:
                     evals[c.index] = fut
     return LLMOutcome(result, "", False, tuple(cands), latency, evals)
@@ -207,6 +213,7 @@ class Job:
     parents: tuple[int, ...]
     request: ChatRequest
     first_sample: int
+    bar: float | None = None  # probe a candidate whose training gap is below this (see Evaluations.get)
     llm_future: Future | None = None
     outcome: LLMOutcome | None = None
     key: str = ""  # the request's hash, computed once

@@ -4,11 +4,16 @@ Within an island, programs with the same per-instance results (the same *signatu
 cluster. A parent is drawn by a softmax over the clusters' gaps with a temperature that cools as the
 island fills, then, inside the chosen cluster, by a softmax favouring shorter programs. Every random
 choice comes from one ``numpy.random.Generator`` whose state can be saved and restored exactly.
+
+With ``pareto=True`` (the ``pareto`` objective) clusters are drawn by their rank on the island's
+non-dominated front of (gap, cost) instead of by gap: rank 0 is the front, rank 1 the front once
+rank 0 is removed, and so on; a cluster's cost is its cheapest member's.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -22,12 +27,43 @@ class Member:
     gap: float  # mean gap % on the training set; lower is better
     signature: str  # digest of the per-instance results
     length: int  # characters of code
+    cost: float = math.inf  # cost ratio to the reference at cost.n; inf when unknown or unfinished
+    prompt: int = -1  # the prompt whose commit added it (-1: seeds); prompts built later see it
 
 
 @dataclass
 class _Cluster:
     gap: float
     members: list[Member] = field(default_factory=list)
+
+    @property
+    def cost(self) -> float:
+        return min(m.cost for m in self.members)
+
+
+def front_ranks(points: list[tuple[float, float]]) -> list[int]:
+    """Return the non-dominated sorting rank of each (gap, cost) point (0 = on the front; lower is better).
+
+    A point dominates another when it is no worse in both and better in one.
+    """
+    order = sorted(range(len(points)), key=lambda i: points[i])
+    ranks = [0] * len(points)
+    last: list[tuple[float, float]] = []  # per rank, its member with the highest gap so far (lowest cost)
+    for i in order:
+        g, c = points[i]
+        k = 0
+        while k < len(last) and last[k][1] <= c and (last[k][1] < c or last[k][0] < g):
+            k += 1  # dominated by rank k's latest member (gap no higher, cost no higher, one strictly)
+        if k == len(last):
+            last.append((g, c))
+        else:
+            last[k] = (g, c)
+        ranks[i] = k
+    return ranks
+
+
+def _dominates(a: tuple[float, float], b: tuple[float, float]) -> bool:
+    return a[0] <= b[0] and a[1] <= b[1] and (a[0] < b[0] or a[1] < b[1])
 
 
 @dataclass
@@ -67,12 +103,13 @@ class Population:
     """
 
     def __init__(self, islands: int, rng: np.random.Generator, temperature_init: float = 1.0,
-                 temperature_period: int = 1000) -> None:
+                 temperature_period: int = 1000, pareto: bool = False) -> None:
         if islands < 1:
             raise ValueError(f"islands = {islands} must be at least 1")
         self.rng = rng
         self.temperature_init = temperature_init
         self.temperature_period = temperature_period
+        self.pareto = pareto
         self._islands = [_Island() for _ in range(islands)]
 
     # --- bookkeeping -------------------------------------------------------------------------
@@ -108,6 +145,18 @@ class Population:
         cands = [isl.best for isl in self._islands if isl.best is not None]
         return min(cands, key=lambda m: (m.gap, m.id)) if cands else None
 
+    def best_gap(self, island: int, upto: int | None = None) -> float | None:
+        """Return the lowest gap among the island's members added by prompts up to ``upto`` (all: None)."""
+        ms = self.members(island)
+        seen = [m.gap for m in ms if upto is None or m.prompt <= upto] or [m.gap for m in ms]
+        return min(seen) if seen else None
+
+    def front(self, island: int) -> list[Member]:
+        """Return the island's non-dominated programs by (gap, cost), lowest gap first."""
+        ms = self.members(island)
+        ranks = front_ranks([(m.gap, m.cost) for m in ms])
+        return sorted((m for m, r in zip(ms, ranks, strict=True) if r == 0), key=lambda m: (m.gap, m.id))
+
     def temperature(self, island: int) -> float:
         """Return the cluster softmax temperature of an island now."""
         period = self.temperature_period
@@ -121,14 +170,26 @@ class Population:
             raise ValueError("the population is empty")
         return live[int(self.rng.integers(len(live)))]
 
-    def sample(self, island: int, k: int) -> list[Member]:
-        """Draw up to ``k`` parents from distinct clusters of an island, ordered worst to best."""
+    def sample(self, island: int, k: int, upto: int | None = None) -> list[Member]:
+        """Draw up to ``k`` parents from distinct clusters of an island, ordered worst to best.
+
+        ``upto``: only members added by prompts up to this one are drawn (the population as a prompt
+        built in a continuous run saw it, even when later prompts are committed already, as after a
+        resume); when that leaves nothing (an island reset since), every member is eligible.
+        """
         isl = self._islands[island]
         clusters = list(isl.clusters.values())
         if not clusters:
             raise ValueError(f"island {island} is empty")
-        gaps = np.fromiter((c.gap for c in clusters), float, len(clusters))
-        probs = _softmax(-gaps, self.temperature(island))
+        if upto is not None:
+            seen = [_Cluster(c.gap, [m for m in c.members if m.prompt <= upto]) for c in clusters]
+            seen = [c for c in seen if c.members]
+            clusters = seen or clusters
+        if self.pareto:
+            keys = np.array(front_ranks([(c.gap, c.cost) for c in clusters]), dtype=float)
+        else:
+            keys = np.fromiter((c.gap for c in clusters), float, len(clusters))
+        probs = _softmax(-keys, self.temperature(island))
         k_eff = min(k, int(np.count_nonzero(probs)), len(clusters))
         picked = self.rng.choice(len(clusters), size=k_eff, replace=False, p=probs)
         chosen = [self._pick_member(clusters[int(i)]) for i in picked]

@@ -22,6 +22,7 @@ IMPORT_ORDER = ("numpy", "numba", "math", "heapq", "itertools", "functools", "co
 """How the system prompt lists the modules the sandbox's policy allows (others follow, sorted)."""
 PROMPTS_ENV = "DISCOVER_PROMPTS"
 SEEDS = ("edd", "spt", "mdd")
+TEST_NS = (20, 100, 200, 500)  # the stored test sets' sizes (archive/baselines/test_n*.json)
 
 
 class PromptError(RuntimeError):
@@ -42,11 +43,12 @@ def prompts_dir(folder: str | Path | None = None) -> Path:
 
 @dataclass(frozen=True)
 class Parent:
-    """A parent as shown in a prompt."""
+    """A parent as shown in a prompt; ``note`` adds its cost and scale-probe gaps (``; ...`` clauses)."""
 
     id: int
     code: str
     gap: float
+    note: str = ""
 
 
 @dataclass(frozen=True)
@@ -59,22 +61,30 @@ class Templates:
     numba: str = ""  # what numba accepts (numba.txt), shown only when the policy allows numba
 
     def messages(self, operator: str, parents: list[Parent], entry: str = "schedule",
-                 jobs: int | None = 25) -> tuple[dict, ...]:
-        """Return the chat messages asking ``operator`` of the parents (ordered worst to best)."""
+                 jobs: int | None = 25, limits: str = "", failures: tuple[str, ...] = ()) -> tuple[dict, ...]:
+        """Return the chat messages asking ``operator`` of the parents (ordered worst to best).
+
+        ``limits`` is the paragraph stating the time limit, the budget and the sizes (see
+        ``limits_text``); ``failures`` are the island's last failures, one line each.
+        """
         if operator not in self.operators:
             raise PromptError(f"unknown operator {operator!r}; known: {', '.join(self.operators)}")
         system = self.system.safe_substitute(entry=entry, imports=allowed_imports(), helpers=helpers_text(),
                                              numba=f"\n{self.numba.strip()}\n" if numba_allowed() else "",
-                                             jobs=f"n = {jobs}" if jobs else "various n")
+                                             jobs=f"n = {jobs}" if jobs else "various n",
+                                             limits=limits or DEFAULT_LIMITS)
         if operator == "versioned":
             user = self._versioned(parents, entry)
         else:
             blocks = "\n".join(
-                self.parent.safe_substitute(label=_label(k, len(parents)), score=_gap(p.gap),
+                self.parent.safe_substitute(label=_label(k, len(parents)), score=_score(p),
                                             code=p.code.strip())
                 for k, p in enumerate(parents))
             user = self.operators[operator].safe_substitute(entry=entry, parents=blocks.strip(),
                                                             count=len(parents))
+        if failures:
+            user += ("\n\nThe last failed attempts on these heuristics (learn the limits from them):\n"
+                     + "\n".join(f"- {f}" for f in failures))
         return ({"role": "system", "content": system}, {"role": "user", "content": user})
 
     def _versioned(self, parents: list[Parent], entry: str) -> str:
@@ -84,7 +94,7 @@ class Templates:
         code = "\n\n".join(f"```python\n{_suffixed(p.code, f'_v{k}').strip()}\n```"
                            for k, p in enumerate((v0, v1)))
         return self.operators["versioned"].safe_substitute(
-            entry=entry, code=code, score_0=_gap(v0.gap), score_1=_gap(v1.gap))
+            entry=entry, code=code, score_0=_score(v0), score_1=_score(v1))
 
 
 @functools.lru_cache(maxsize=4096)
@@ -98,6 +108,34 @@ def _label(k: int, count: int) -> str:
 
 def _gap(g: float) -> str:
     return f"{g:.3f} %"
+
+
+def _score(p: Parent) -> str:
+    return _gap(p.gap) + p.note
+
+
+DEFAULT_LIMITS = "It must finish in well under a second for n = 100."
+
+
+def limits_text(timeout_s: float, train_count: int, train_n: int, budget: str | None, cost_n: int,
+                objective: str, probe_ns: tuple[int, ...], test_ns: tuple[int, ...]) -> str:
+    """Return the system prompt's paragraph on the real limits, from the run's configuration."""
+    per = 1000 * timeout_s / max(1, train_count)
+    lines = [f"Time limit: {timeout_s:g} s of CPU time for all {train_count} training instances of"
+             f" n = {train_n} together (about {per:.3g} ms per instance); a program that exceeds it scores"
+             " nothing (status timeout)."]
+    if objective == "budget" and budget:
+        lines.append(f"Cost budget: every valid program is timed against a reference on instances of"
+                     f" n = {cost_n}; one slower than {budget} is rejected (status over_budget). Fast rules"
+                     " (about O(n^2) work or less) are what is wanted.")
+    elif objective == "pareto":
+        lines.append(f"Cost counts: every valid program is timed at n = {cost_n} against a reference, and"
+                     " programs that are both accurate and fast (on the gap-cost Pareto front) are kept.")
+    sizes = ", ".join(str(n) for n in test_ns)
+    probe = f" promising programs are also scored at n = {', '.join(map(str, probe_ns))};" if probe_ns else ""
+    lines.append(f"Sizes: training uses n = {train_n};{probe} the test sets use n = {sizes}, so the"
+                 " program must stay accurate and fast as n grows.")
+    return "\n".join(lines)
 
 
 def load_templates(path: str | Path | None = None) -> Templates:

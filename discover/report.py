@@ -20,6 +20,7 @@ from discover import plots
 from discover.archive.errors import ArchiveError
 from discover.archive.lineage import Lineage, lineage
 from discover.archive.runs import RunView
+from discover.front import island_fronts_html
 from evaluator.instances import write_atomic
 
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
@@ -407,6 +408,16 @@ def _figure(body: str, caption: str) -> str:
     return f"<figure><div class='scroll'>{body}</div><figcaption>{_e(caption)}</figcaption></figure>"
 
 
+def gap_and_cost(view: RunView) -> str:
+    """Return the section on cost: every island's (training gap, cost) front."""
+    cost = view.config().get("cost", {})
+    objective = view.config().get("search", {}).get("objective", "gap")
+    head = (f"<p>objective: {_e(objective)}; cost is seconds per instance at n = {_e(cost.get('n', '?'))}"
+            f" as a ratio to {_e(cost.get('reference', '?'))}, measured side by side in the sandbox.</p>")
+    return head + island_fronts_html(view.cost_rows(), str(cost.get("reference", "the reference")),
+                                     cost.get("n", "?"))
+
+
 def render_report(run_dir: str | Path, archive_dir: str | Path | None = None) -> str:
     """Return the report of a run as one HTML page (test-set scores from ``archive_dir``, see test_sets).
 
@@ -427,6 +438,7 @@ def render_report(run_dir: str | Path, archive_dir: str | Path | None = None) ->
             ("Operators", _figure(ops_svg, CAPTIONS["operators"]) + ops_table),
             ("Lineage", _figure(lineage_tree(view, pid), CAPTIONS["lineage"])),
             ("Per-class gaps", _figure(class_heatmaps(view, pid), CAPTIONS["classes"])),
+            ("Gap and cost", gap_and_cost(view)),
             ("Tokens and cost", _figure(tokens + cost, CAPTIONS["usage"])),
             ("Test sets", test_sets(view, pid, archive_dir)),
             ("Champion code", code_html(code) if code else "<p>no valid program</p>"),

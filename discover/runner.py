@@ -25,7 +25,7 @@ from discover.fitness import load_scoring_set
 from discover.llm.base import TranscriptWriteError
 from discover.llm.recording import RecordingLLM
 from discover.normalize import rename
-from discover.prompts import load_templates, seed_programs
+from discover.prompts import PromptError, load_templates, references_dir, seed_programs
 from discover.store import DB_FILE, RUN_FILES, TIME_COLUMNS, RunStore, StoreError, check_writable
 from evaluator.instances import write_atomic
 
@@ -63,6 +63,7 @@ class Parts:
     sandbox: Any = None
     extract: Callable | None = None
     cascade_type: Any = None
+    costs: dict[str, dict] | None = None  # code hash → recorded cost to reuse (replay)
     owns_sandbox: bool = False  # set when the runner built the sandbox (and so must close it)
 
 
@@ -163,6 +164,11 @@ def _prepare(cfg: Config, parts: Parts | None) -> _Session:
     valid = load_scoring_set(ev.valid_set, ev.valid_subset, "evaluation.valid_set")
     load_templates(cfg.prompts)  # fail now, with its message, if the prompt folder is missing
     seed_programs(cfg.search.seeds)
+    try:
+        seed_programs((cfg.cost.reference,))
+    except PromptError:
+        raise ConfigError(f"field cost.reference = {cfg.cost.reference!r}: no such program"
+                          f" {references_dir() / (cfg.cost.reference + '.py')}") from None
     parts = Parts(**vars(parts)) if parts is not None else Parts()  # the caller's object stays untouched
     if parts.extract is None:
         from discover.extract import extract_code
@@ -303,8 +309,10 @@ def _drive(session: _Session, store: RunStore, on_progress: Callable[[Progress],
         if ev.cascade and parts.cascade_type is not None:
             cascade = parts.cascade_type(subset=ev.cascade_subset, threshold=ev.cascade_threshold)
         seeds = _with_entry(seed_programs(cfg.search.seeds), ev.entry)
+        reference = _with_entry(seed_programs((cfg.cost.reference,)), ev.entry)[cfg.cost.reference]
         ctl = Controller(cfg, store, llm, parts.sandbox, session.train, load_templates(cfg.prompts), seeds,
-                         parts.extract, cascade, on_progress, barriers)
+                         parts.extract, cascade, on_progress, barriers, reference=reference,
+                         recorded_costs=parts.costs)
         reason = ctl.run()
         prog = ctl.progress()
         if store.get_state("status") != "finished":
@@ -332,7 +340,7 @@ def _champion(cfg: Config, store: RunStore, sandbox: Any, train: Any, valid: Any
     timeout = ev.timeout_s * max(1.0, valid.count / max(1, train.count))
     rep = champion_step(store, sandbox, valid, top_k=ch.top_k, entry=ev.entry, timeout_s=timeout,
                         references=refs, out_dir=Path(ch.dir) / CHAMPION_DIR, alpha=ch.alpha,
-                        promote=ch.promote, meta=meta)
+                        promote=ch.promote, meta=meta, cost=cfg.cost, front=cfg.search.objective == "pareto")
     with store.transaction():
         store.set_state("champion", rep.to_dict())
         store.add_event("champion", program=rep.program_id, valid_gap=rep.valid_gap,
@@ -426,6 +434,15 @@ def committed_exchanges(transcript: Path, committed: Counter[str]) -> str:
     return "".join(ln + "\n" for ln, k in zip(lines, keep, strict=True) if k)
 
 
+def recorded_costs(store: RunStore) -> dict[str, dict]:
+    """Return code hash → the cost recorded for it (the first program measured with that code)."""
+    out: dict[str, dict] = {}
+    for h, cost in store.query("SELECT hash, cost FROM programs WHERE cost IS NOT NULL AND hash IS NOT NULL"
+                               " ORDER BY id"):
+        out.setdefault(h, json.loads(cost))
+    return out
+
+
 def replay_run(run_dir: str | Path, out: str | Path | None = None, parts: Parts | None = None,
                on_progress: Callable[[Progress], None] | None = None) -> ReplayReport:
     """Re-run a finished run with the replay backend (strict) and compare every program and score."""
@@ -438,6 +455,7 @@ def replay_run(run_dir: str | Path, out: str | Path | None = None, parts: Parts 
         committed = Counter(h for (h,) in orig.query("SELECT request_hash FROM llm_calls"))
         stops = [json.loads(d).get("samples", 0) for (d,) in orig.query(
             "SELECT data FROM events WHERE kind = 'stop' ORDER BY id")]
+        costs = recorded_costs(orig)
     if status not in ("searched", "finished"):
         raise StoreError(f"{run_dir}: the run is {status}; finish it with `discover resume {run_dir}`"
                          " before replaying it")
@@ -460,6 +478,7 @@ def replay_run(run_dir: str | Path, out: str | Path | None = None, parts: Parts 
             "run_dir": str(out), "llm.kind": "replay", "llm.model": cfg.llm.model or cfg.llm.kind,
             "llm.transcript": str(transcript), "stopping.samples": max(1, counters.get("samples", 0)),
             "stopping.wall_clock_s": 0.0, "champion.promote": False})
+        parts = Parts(**{**vars(parts or Parts()), "costs": costs})  # measured times are reused, not retaken
         report = start_run(cfg, parts, on_progress=on_progress, barriers=tuple(stops[:-1]))
     except BaseException:
         if not existed and not (out / DB_FILE).exists():

@@ -25,9 +25,11 @@ DB_FILE = "run.sqlite"
 TRANSCRIPT_FILE = "transcript.jsonl"
 RUN_FILES = (CONFIG_FILE, DB_FILE, DB_FILE + "-wal", DB_FILE + "-shm", TRANSCRIPT_FILE)
 """Every file a run directory holds."""
-SCHEMA_VERSION = "1"
-TIME_COLUMNS = frozenset({"created", "seconds", "latency_s"})
-"""Columns that legitimately differ between two identical runs."""
+SCHEMA_VERSION = "2"
+COST_COLUMNS = {"cost_ratio": "REAL", "cost_s": "REAL", "train_cost_ratio": "REAL", "cost": "TEXT"}
+"""Measured cost of a program (schema 2): see discover.cost; a schema-1 store gains them on open."""
+TIME_COLUMNS = frozenset({"created", "seconds", "latency_s", *COST_COLUMNS})
+"""Columns that legitimately differ between two identical runs (measured times, not decisions)."""
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS programs (
@@ -48,6 +50,10 @@ CREATE TABLE IF NOT EXISTS programs (
     tardiness BLOB,
     length INTEGER NOT NULL DEFAULT 0,
     seconds REAL,
+    cost_ratio REAL,
+    cost_s REAL,
+    train_cost_ratio REAL,
+    cost TEXT,
     created REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS programs_gap ON programs(status, gap);
@@ -127,6 +133,10 @@ class ProgramRow:
     tardiness: np.ndarray | None
     length: int
     seconds: float | None
+    cost_ratio: float | None = None  # seconds per instance at cost.n over the reference's (inf: unfinished)
+    cost_s: float | None = None  # seconds per instance at cost.n
+    train_cost_ratio: float | None = None  # the same ratio at the training size
+    cost: dict[str, Any] | None = None  # discover.cost.Cost.to_dict(): every figure, probe included
 
 
 _PROGRAM_COLUMNS = tuple(f.name for f in fields(ProgramRow))
@@ -136,6 +146,7 @@ def _program_values(row: ProgramRow) -> tuple[Any, ...]:
     vals = [getattr(row, c) for c in _PROGRAM_COLUMNS]
     vals[_PROGRAM_COLUMNS.index("parents")] = json.dumps(list(row.parents))
     vals[_PROGRAM_COLUMNS.index("per_class")] = None if row.per_class is None else json.dumps(row.per_class)
+    vals[_PROGRAM_COLUMNS.index("cost")] = None if row.cost is None else json.dumps(row.cost, sort_keys=True)
     t = row.tardiness
     vals[_PROGRAM_COLUMNS.index("tardiness")] = None if t is None else np.asarray(t, "<i8").tobytes()
     return (*vals, time.time())
@@ -146,6 +157,7 @@ def _program_row(r: sqlite3.Row) -> ProgramRow:
     kw["parents"] = tuple(json.loads(kw["parents"]))
     kw["per_class"] = None if kw["per_class"] is None else json.loads(kw["per_class"])
     kw["tardiness"] = None if kw["tardiness"] is None else np.frombuffer(kw["tardiness"], "<i8")
+    kw["cost"] = None if kw["cost"] is None else json.loads(kw["cost"])
     return ProgramRow(**kw)
 
 
@@ -212,6 +224,9 @@ class RunStore:
         try:
             tables = {r[0] for r in store.query("SELECT name FROM sqlite_master WHERE type = 'table'")}
             schema = store.get_state("schema") if "state" in tables else None
+            if schema == "1":
+                store._migrate_1_to_2()
+                schema = store.get_state("schema")
         except sqlite3.DatabaseError as e:
             store.close()
             raise StoreError(f"{db}: cannot read the run database: {e}") from None
@@ -227,6 +242,15 @@ class RunStore:
             store.close()
             raise StoreError(f"{db}: cannot open the run database: {e}") from None
         return store
+
+    def _migrate_1_to_2(self) -> None:
+        """Add the cost columns to a schema-1 programs table (their values stay NULL: never measured)."""
+        with self.transaction():
+            have = {r[1] for r in self._conn.execute("PRAGMA table_info(programs)")}
+            for col, kind in COST_COLUMNS.items():
+                if col not in have:
+                    self._conn.execute(f"ALTER TABLE programs ADD COLUMN {col} {kind}")
+            self._set("schema", SCHEMA_VERSION)
 
     @staticmethod
     def _connect(db: Path, create: bool) -> sqlite3.Connection:

@@ -125,6 +125,10 @@ def test_same_seed_gives_an_identical_store(reference_run, sets, sandbox):
     a, b = all_rows(tmp / "a"), all_rows(tmp / "b")
     for table in TABLES:
         assert a[table] == b[table], table
+    with RunStore.open(tmp / "a") as s:  # why the budget's verdicts agree: every cost is far inside it
+        ratios = [r for (r,) in s.query("SELECT cost_ratio FROM programs WHERE cost_ratio IS NOT NULL")]
+    budget = config(sets, tmp, "a").cost.budget
+    assert ratios and max(ratios) < budget / 2, f"a cost near the budget: {max(ratios)} vs {budget}"
     assert len(a["programs"]) > SAMPLES  # candidates plus seeds and copies
 
 

@@ -21,9 +21,9 @@ from discover.cli.common import UserError
 from discover.report import champion_id, code_html, reference_classes, render_report, write_report
 from tests.test_archive import make_run
 
-PLOTS = 9  # islands, outcomes, operators, lineage, 3 heatmaps, tokens, cost
+PLOTS = 10  # islands, outcomes, operators, lineage, 3 heatmaps, gap against cost, tokens, cost
 SECTIONS = ("Summary", "Search progress", "Outcomes", "Operators", "Lineage", "Per-class gaps",
-            "Tokens and cost", "Test sets", "Champion code")
+            "Gap and cost", "Tokens and cost", "Test sets", "Champion code")
 
 
 @pytest.fixture(scope="module")

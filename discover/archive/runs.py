@@ -144,6 +144,16 @@ class RunView:
             self._programs = [_program(r) for r in rows]
         return self._programs
 
+    def cost_rows(self) -> list[tuple[int, int, str, float, float | None]]:
+        """Return (id, island, operator, gap, cost ratio) of every valid program in id order.
+
+        A run from before cost was measured (schema 1) has no cost column: its costs are None.
+        """
+        cols = {r[1] for r in self._query("PRAGMA table_info(programs)")}
+        cost = "cost_ratio" if "cost_ratio" in cols else "NULL"
+        return [tuple(r) for r in self._query(
+            f"SELECT id, island, operator, gap, {cost} FROM programs WHERE status = 'ok' ORDER BY id")]
+
     def program(self, pid: int) -> Program | None:
         """Return one program by id, or None."""
         return self.by_id().get(pid)

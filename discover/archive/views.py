@@ -14,6 +14,7 @@ from rich.table import Table
 from rich.text import Text
 
 from discover.archive.compare import class_gaps, max_gap, optimal_count, set_names, tally
+from discover.archive.costs import dominates_text, ratio_text
 from discover.archive.entries import Entry
 from discover.archive.index import IndexEntry
 from discover.archive.lineage import Lineage
@@ -79,6 +80,7 @@ def list_table(rows: list[Row], title: str, wide: bool = False,
     their columns are marked † and the caption says what that means.
     """
     recs = [r.rec for r in rows if r.rec]
+    refs = [r for r in recs if r.kind == "reference"]
     names = set_names(*recs)
     labels = _n_label(names, recs)
     marked = {k: v for k, v in (unproven or {}).items() if v and k in labels}
@@ -86,7 +88,8 @@ def list_table(rows: list[Row], title: str, wide: bool = False,
         labels[name] += "†"
     caption = ("n=…: mean gap % to the optimum on that stored test set; mean: their average "
                "(the sort key); s/inst at the largest n (references: numba kernels; champions: Python in the "
-               "sandbox)")
+               "sandbox); × Aug-MDDC: s/inst over Aug-MDDC's at that n; dominates: per n, the references "
+               "with a higher gap and no lower s/inst")
     for name, k in marked.items():
         caption += (f"\n{labels[name]}: {k} optima of {name} are not proven; there the gap is to the best "
                     "known value, so it may understate the gap to the optimum")
@@ -100,6 +103,8 @@ def list_table(rows: list[Row], title: str, wide: bool = False,
         t.add_column("max %", justify="right", no_wrap=True)
         t.add_column("optimal", justify="right", no_wrap=True)
     t.add_column("s/inst", justify="right", no_wrap=True)
+    t.add_column("× Aug-MDDC", justify="right", no_wrap=True)
+    t.add_column("dominates", overflow="fold")
     t.add_column("status", no_wrap=True, min_width=max([len(r.status) for r in rows] + [6]))
     t.add_column("origin", overflow="fold")
     for r in rows:
@@ -113,7 +118,8 @@ def list_table(rows: list[Row], title: str, wide: bool = False,
             opt, count = optimal_count(rec) if rec else (0, 0)
             extra = [_gap(max_gap(rec) if rec else None), f"{opt}/{count}" if rec else "-"]
         t.add_row(Text(r.entry.id), *gaps, _gap(rec.test_gap() if rec else None), *extra,
-                  _secs(last.seconds_per_instance if last else None), status, Text(r.entry.origin))
+                  _secs(last.seconds_per_instance if last else None), ratio_text(rec, refs) if rec else "-",
+                  Text(dominates_text(rec, refs) if rec else "-"), status, Text(r.entry.origin))
     return t
 
 

@@ -8,9 +8,11 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from rich.table import Table
 from rich.text import Text
 
 from discover.archive import views as V
+from discover.archive.costs import cost_ratios, dominated, front_svg, fronts
 from discover.archive.entries import find_entry, load_entries
 from discover.archive.errors import ArchiveError
 from discover.archive.index import INDEX_FILE, IndexEntry, entry_status, read_index, refresh_index
@@ -18,6 +20,7 @@ from discover.archive.layers import own_ids
 from discover.archive.scoring import DEFAULT_TIMEOUT_S, load_test_sets, open_evaluator
 from discover.cli.common import UserError, console, err_console, print_json
 from discover.paths import ARCHIVE_DIR, user_archive_dir
+from evaluator.instances import write_atomic
 from evaluator.stored import proven_mask
 
 archive_app = typer.Typer(no_args_is_help=True, add_completion=False,
@@ -92,9 +95,11 @@ def list_cmd(ctx: typer.Context, as_json: bool = typer.Option(False, "--json", h
         rows, sets = _rows(root)
     unproven = {s.name: int((~proven_mask(s.iset)).sum()) for s in sets}
     if as_json:
+        refs = [r.rec for r in rows if r.rec and r.rec.kind == "reference"]
+        entries = [r.to_dict() | ({"cost_ratio": cost_ratios(r.rec, refs),
+                                   "dominates": dominated(r.rec, refs)} if r.rec else {}) for r in rows]
         print_json({"archive": str(root), "sets": {s.name: s.sha256 for s in sets},
-                    "unproven": {k: v for k, v in unproven.items() if v},
-                    "entries": [r.to_dict() for r in rows]})
+                    "unproven": {k: v for k, v in unproven.items() if v}, "entries": entries})
     else:
         shown = ", ".join(s.name for s in sets) or "no stored test set yet"
         console.print(V.list_table(rows, f"{root}: {len(rows)} entries, scored on {shown}",
@@ -110,6 +115,35 @@ def list_cmd(ctx: typer.Context, as_json: bool = typer.Option(False, "--json", h
     if bad:
         more = f" (and {len(bad) - 1} more entries that cannot be trusted)" if len(bad) > 1 else ""
         raise UserError(f"{bad[0].entry.problem}{more}")
+
+
+@archive_app.command("front")
+def front_cmd(ctx: typer.Context,
+              html: Path = typer.Option(None, "--html", help="Also write the scatter plots to this file.")
+              ) -> None:
+    """Show mean test gap against seconds per instance per n, with the Pareto front."""
+    root = _root(ctx)
+    with _user_errors():
+        rows, _ = _rows(root)
+    recs = [r.rec for r in rows if r.rec]
+    if not recs:
+        raise UserError(f"{root}: no scored entry; run `discover archive index`")
+    per_n = fronts(recs)
+    for n, items in per_n.items():
+        t = Table(title=f"n = {n}: cheapest first; * = on the front (nothing has a lower gap at no more"
+                  " cost)", box=None, padding=(0, 2), title_justify="left")
+        for col in ("", "id", "kind", "s/inst", "mean gap %", "mode"):
+            t.add_column(col, justify="right" if col in ("s/inst", "mean gap %") else "left")
+        for rec, front in items:
+            s = next(x for x in rec.scores.values() if x.n == n)
+            t.add_row("*" if front else "", rec.id, rec.kind, f"{s.seconds_per_instance:.2e}",
+                      f"{s.mean_gap_pct:.3f}", s.runtime)
+        console.print(t)
+    if html is not None:
+        body = "\n".join(front_svg(recs, n) for n in per_n)
+        write_atomic(html, f"<!DOCTYPE html>\n<html><head><meta charset='utf-8'><title>archive front</title>"
+                           f"</head><body>\n{body}\n</body></html>\n")
+        console.print(f"wrote {html}", highlight=False)
 
 
 @archive_app.command("show")

@@ -62,6 +62,7 @@ def _view(p: Progress | None) -> Table:
     t.add_row("valid", f"{p.valid} ({valid:.1f} %)")
     t.add_row("best training gap", f"{_gap(p.best_gap)}  (program #{p.best_id})")
     t.add_row("vs MDD", f"{vs}  (MDD {_gap(p.mdd_gap)})")
+    t.add_row("best's cost", p.best_cost + (f"  ({p.over_budget} over budget)" if p.over_budget else ""))
     t.add_row("tokens / cost", f"{p.tokens:,} / ${p.cost:.4f}")
     t.add_row("evaluations/s", f"{p.evals_per_s:.1f}")
     t.add_row("elapsed / left", f"{_duration(p.elapsed_s)} / {_duration(p.time_left_s)}")
