@@ -91,6 +91,7 @@ class RayEvaluator:
         self._lock = threading.Lock()
         self._closed = False
         self._lost: str | None = None
+        self.retried = 0  # evaluations sent again because their node died
         try:
             self._refresh()
             if not self._nodes:
@@ -236,6 +237,7 @@ class RayEvaluator:
             self._drop(node)
             task.attempts += 1
             if task.attempts < ATTEMPTS:
+                self.retried += 1
                 with self._lock:
                     self._pending.appendleft(task)
             else:
