@@ -16,13 +16,13 @@ import numpy as np
 import pytest
 
 from discover.config import load_config
-from discover.runner import Parts, make_evaluator, start_run
+from discover.runner import Parts, make_evaluator, resume_run, start_run
 from discover.store import RunStore
-from evaluator.instances import load_set, save_set
+from evaluator.instances import load_set
 from evaluator.sandbox import Sandbox
 from tests.conftest import run_cli
 from tests.raycluster import SECRET_NAMES, LocalCluster
-from tests.test_controller import TABLES, config_text, solved
+from tests.test_controller import DISCOVER, TABLES, config_text, wait_for_samples, write_sets
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLES = 200
@@ -51,10 +51,7 @@ def cluster():
 
 @pytest.fixture(scope="module")
 def sets(tmp_path_factory):
-    d = tmp_path_factory.mktemp("sets")
-    save_set(solved(8, 2, 11, "train8"), d / "train.json")
-    save_set(solved(8, 1, 12, "valid8"), d / "valid.json")
-    return d
+    return write_sets(tmp_path_factory.mktemp("sets"))
 
 
 def ray_config(sets: Path, tmp: Path, run: str, executor: str, address: str = ""):
@@ -161,4 +158,34 @@ def test_a_worker_node_killed_mid_run_changes_nothing(cluster, sets, local_run, 
     assert blamed == 0, statuses
     a, b = rows(local_run), rows(tmp_path / "killed")
     for table in TABLES:
+        assert a[table] == b[table], table
+
+
+@pytest.mark.slow
+def test_a_lost_head_stops_the_run_with_one_line_and_resume_finishes_it(sets, local_run, tmp_path):
+    own = LocalCluster(workers=0)  # its own cluster: this test process never joins it
+    try:
+        cfg_path = tmp_path / "run.toml"
+        cfg_path.write_text(config_text(sets, tmp_path, SAMPLES))
+        run_dir = tmp_path / "lost"
+        proc = subprocess.Popen(
+            [str(DISCOVER), "run", "--config", str(cfg_path), "--run-dir", str(run_dir), "--quiet",
+             "--executor", "ray", "--ray-address", own.address, "--set", "evaluation.workers=0"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=own.env)
+        try:
+            wait_for_samples(run_dir / "run.sqlite", SAMPLES // 4, proc)
+            own.close()  # the head machine goes down: GCS, raylet, the actor and its sandbox
+            _, err = proc.communicate(timeout=55)  # before Ray's own 60 s limit ends the process
+        finally:
+            proc.kill()
+    finally:
+        own.close()
+    assert proc.returncode == 2, err
+    line = [ln for ln in err.splitlines() if ln.startswith("error:")]
+    assert len(line) == 1 and "head at 127.0.0.1:" in line[0] and "is lost" in line[0], err
+    assert f"discover resume {run_dir}" in line[0]
+    rep = resume_run(run_dir, {"evaluation.executor": "local"})
+    assert rep.samples == SAMPLES
+    a, b = rows(local_run), rows(run_dir)
+    for table in ("programs", "prompts", "llm_calls"):
         assert a[table] == b[table], table

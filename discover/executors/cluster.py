@@ -16,6 +16,7 @@ import collections
 import queue
 import socket
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -30,6 +31,8 @@ from discover.executors.node import NodeEvaluator
 SLOTS_PER_WORKER = 2  # candidates in flight per sandbox worker: one running, one on its way
 START_TIMEOUT_S = 300.0  # an actor's sandbox starting (numba warm-up on a busy node)
 PROBE_TIMEOUT_S = 5.0
+HEAD_CHECK_S = 3.0  # how often the dispatcher checks that the head answers
+HEAD_SILENT_CHECKS = 3  # checks in a row without an answer: the head is lost
 ATTEMPTS = 2  # a candidate whose node dies is retried elsewhere once
 RUNTIME_ENV: dict[str, Any] = {"env_vars": {}}  # the workers see nothing of the driver's environment
 LOST = (ray.exceptions.RayActorError, ray.exceptions.NodeDiedError, ray.exceptions.WorkerCrashedError,
@@ -72,9 +75,10 @@ class RayEvaluator:
     def __init__(self, node_sandbox: Callable[[int | None], Any], address: str = "") -> None:
         self.address = address
         self._owns_ray = not ray.is_initialized()
+        self._gcs = address
         if self._owns_ray:
             try:
-                _probe(address)  # ray.init waits forever on a head that is gone
+                self._gcs = _probe(address)  # ray.init waits forever on a head that is gone
                 ray.init(address=address or "auto", runtime_env=RUNTIME_ENV, log_to_driver=False,
                          logging_level="ERROR", configure_logging=True)
             except (ConnectionError, OSError, RuntimeError, ValueError) as e:
@@ -153,15 +157,15 @@ class RayEvaluator:
         for task in list(self._pending) + [t for t, _ in self._inflight.values()]:
             task.future.cancel() or _fail(task.future, RuntimeError("the Ray evaluator was closed"))
         for node in self._nodes.values():
-            if node.alive:
+            if node.alive and self._lost is None:
                 try:
                     ray.get(node.handle.close.remote(), timeout=10)
                 except Exception:  # noqa: BLE001 - a node already gone has nothing to close
                     pass
                 ray.kill(node.handle)
         self._nodes.clear()
-        if self._owns_ray and ray.is_initialized():
-            ray.shutdown()
+        if self._owns_ray and ray.is_initialized() and self._lost is None:
+            ray.shutdown()  # without its head, Ray's shutdown waits on it; the process exits instead
 
     # --- nodes ----------------------------------------------------------------------------------
     def _refresh(self) -> None:
@@ -191,13 +195,24 @@ class RayEvaluator:
 
     # --- the dispatch thread ----------------------------------------------------------------------
     def _loop(self) -> None:
+        checked, silent = time.monotonic(), 0
         while True:
             try:
-                event = self._events.get(timeout=5.0)
+                event = self._events.get(timeout=HEAD_CHECK_S)
             except queue.Empty:
-                continue
+                event = ("tick",)
             if event[0] == "stop":
                 return
+            if self._gcs and self._lost is None and time.monotonic() - checked >= HEAD_CHECK_S:
+                # Ray ends the driver's process after 60 s without its head: stop the run before that
+                checked = time.monotonic()
+                try:
+                    _probe(self._gcs)
+                    silent = 0
+                except (ConnectionError, OSError) as e:
+                    silent += 1
+                    if silent >= HEAD_SILENT_CHECKS:
+                        self._give_up(f"the Ray cluster's head at {self._gcs} is lost ({_one_line(e)})")
             try:
                 if event[0] == "done":
                     self._finish(event[1], event[2])
@@ -211,6 +226,11 @@ class RayEvaluator:
             free = [n for n in self._nodes.values() if n.alive and n.busy < n.capacity]
             if not free:
                 if not any(n.alive for n in self._nodes.values()):
+                    try:
+                        _probe(self._gcs)  # ray.nodes() would wait on a head that is gone
+                    except (ConnectionError, OSError) as e:
+                        self._give_up(f"the Ray cluster's head at {self._gcs} is lost ({_one_line(e)})")
+                        return
                     self._refresh()
                     if not any(n.alive for n in self._nodes.values()):
                         self._give_up(f"no node of the Ray cluster at {self.address or 'this machine'}"
@@ -265,8 +285,8 @@ class RayEvaluator:
             _fail(task.future, ClusterLost(why))
 
 
-def _probe(address: str) -> None:
-    """Raise ConnectionError unless the head's GCS port (``host:port``, or the one recorded) answers."""
+def _probe(address: str) -> str:
+    """Return the head's GCS address (``host:port``, or the one recorded here); ConnectionError if silent."""
     from ray._private.services import canonicalize_bootstrap_address
 
     where = address or canonicalize_bootstrap_address("auto")
@@ -277,6 +297,7 @@ def _probe(address: str) -> None:
         socket.create_connection((host, int(port)), timeout=PROBE_TIMEOUT_S).close()
     except OSError as e:
         raise ConnectionError(f"{where} does not answer: {e.strerror or e}") from None
+    return where
 
 
 def _fail(fut: Future, exc: BaseException) -> None:
