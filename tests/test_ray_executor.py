@@ -7,6 +7,7 @@ nodes; without Ray the executor fails with one line.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -123,6 +124,18 @@ def test_each_node_scores_like_the_local_sandbox_and_sees_no_driver_secret(clust
     finally:
         ev.close()
     assert "OPENAI_API_KEY" in os.environ  # the driver kept its key
+
+
+@pytest.mark.slow
+def test_evaluate_on_the_cluster_prints_what_it_prints_locally(cluster, sets, tmp_path):
+    rule = tmp_path / "edd.py"
+    rule.write_text(EDD)
+    args = ("evaluate", str(rule), "--instances", str(sets / "train.json"), "--json")
+    code_l, out_l, _ = run_cli(*args)
+    code_r, out_r, _ = run_cli(*args, "--executor", "ray", "--ray-address", cluster.address)
+    assert code_l == code_r == 0
+    strip = lambda text: {k: v for k, v in json.loads(text).items() if "second" not in k}
+    assert strip(out_l) == strip(out_r) and json.loads(out_r)["status"] == "ok"
 
 
 @pytest.mark.slow

@@ -9,9 +9,10 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from discover.cli.common import UserError, console, print_json
+from discover.cli.common import ADDRESS_HELP, EXECUTOR_HELP, UserError, console, print_json
+from discover.executors import ExecutorError, make_evaluator, sandbox_builder
 from evaluator.instances import InstanceFileError, InstanceSet, load_set
-from evaluator.sandbox import DEFAULT_TIMEOUT_S, EvalResult, Sandbox
+from evaluator.sandbox import DEFAULT_TIMEOUT_S, EvalResult
 from evaluator.scoring import Summary, summarize
 
 INSTANCES_PER_WORKER = 16  # below this a second worker costs more to start than it saves
@@ -82,6 +83,8 @@ def register(app: typer.Typer) -> None:
                                       help="CPU-time budget in seconds for the whole set, shared among the"
                                       " sandbox's processes in proportion to their part of the work."),
         as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+        executor: str = typer.Option("local", "--executor", help=EXECUTOR_HELP),
+        ray_address: str = typer.Option("", "--ray-address", help=ADDRESS_HELP),
     ) -> None:
         """Score a heuristic in the sandbox; exit code 1 when its status is not ok."""
         if not entry.isidentifier():
@@ -96,8 +99,12 @@ def register(app: typer.Typer) -> None:
         if iset.count == 0:
             raise UserError(f"{instances.name}: the set holds no instances")
         workers = max(1, min(_cores(), math.ceil(iset.count / INSTANCES_PER_WORKER)))
-        with Sandbox(workers=workers, timeout_s=timeout) as sb:
-            result = sb.evaluate(code, iset, entry=entry)
+        try:
+            build = sandbox_builder(workers=workers, timeout_s=timeout)
+            with make_evaluator(executor, build, ray_address) as sb:
+                result = sb.evaluate(code, iset, entry=entry)
+        except ExecutorError as e:
+            raise UserError(str(e)) from None
         summary = summarize(result.tardiness, iset)
         if as_json:
             print_json(result_json(result, summary))

@@ -14,7 +14,7 @@ import typer
 from rich.live import Live
 from rich.table import Table
 
-from discover.cli.common import UserError, console
+from discover.cli.common import ADDRESS_HELP, EXECUTOR_HELP, UserError, console
 from discover.config import Config, ConfigError, load_config, parse_assignment
 from discover.controller import Progress, RunError
 from discover.fitness import SetError
@@ -35,10 +35,6 @@ STOP_TEXT = {
     "llm_errors": "the LLM requests kept failing (after their retries)",
     "replay_miss": "a request was not in the transcript (the replay diverged)",
 }
-EXECUTOR_HELP = ("Where candidates are scored: local, or ray (a sandbox on each node of a Ray cluster;"
-                 " evaluation.executor)")
-ADDRESS_HELP = ("The Ray cluster, host:port of its head (evaluation.ray_address); default: the one started on"
-                " this machine with `ray start --head`.")
 EXPECTED = (ConfigError, StoreError, SetError, PromptError, RunError)
 FAILED_STOPS = ("llm_errors",)
 """Stop reasons that mean the run could not do its work: the command exits with code 1."""

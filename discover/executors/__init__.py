@@ -8,10 +8,12 @@ the same as locally and Ray only moves candidates and results. Ray is imported o
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any, Protocol
 
+EXECUTORS = ("local", "ray")
 RAY_MISSING = "the ray executor needs Ray, which is not installed: pip install 'discover[ray]'"
 
 
@@ -45,6 +47,8 @@ def make_evaluator(executor: str, node_sandbox: Callable[[int | None], Any], add
     ``node_sandbox(workers)`` builds a sandbox; ``workers`` None means the configured count (on a Ray
     node, a count of 0 configured means the node's CPUs as Ray sees them).
     """
+    if executor not in EXECUTORS:
+        raise ExecutorError(f"executor {executor!r} is not one of {', '.join(EXECUTORS)}")
     if executor == "local":
         return node_sandbox(None)
     try:
@@ -54,3 +58,15 @@ def make_evaluator(executor: str, node_sandbox: Callable[[int | None], Any], add
     from discover.executors.cluster import RayEvaluator
 
     return RayEvaluator(node_sandbox, address)
+
+
+def sandbox_builder(**settings: Any) -> Callable[[int | None], Any]:
+    """Return ``node_sandbox(workers)`` building ``Sandbox(**settings)``; a Ray node's CPU count (when
+    given) replaces ``settings["workers"]``."""
+    return functools.partial(_build_sandbox, settings)
+
+
+def _build_sandbox(settings: dict[str, Any], workers: int | None) -> Any:
+    from evaluator.sandbox import Sandbox
+
+    return Sandbox(**{**settings, **({"workers": workers} if workers else {})})

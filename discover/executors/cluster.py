@@ -107,6 +107,12 @@ class RayEvaluator:
         self._thread.start()
 
     # --- the public API (the sandbox's) ----------------------------------------------------------
+    def __enter__(self) -> RayEvaluator:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     @property
     def workers(self) -> int:
         """Sandbox workers over all live nodes."""
