@@ -116,9 +116,10 @@ def test_each_node_scores_like_the_local_sandbox_and_sees_no_driver_secret(clust
         iset = load_set(sets / "train.json")
         with Sandbox(workers=1) as sb:
             want = sb.evaluate(EDD, iset)
-        got = [f.result() for f in [ev.submit(EDD + f"\n# copy {k}\n", iset) for k in range(6)]]
+        got = [f.result() for f in [ev.submit(EDD + f"\n# copy {k}\n", iset) for k in range(12)]]
         for r in got:
             assert r.status == "ok" and np.array_equal(r.tardiness, want.tardiness)
+        assert 1 <= ev.max_inflight <= 2 * 2  # two slots per worker, one worker per node: the rest waited
         bad = ev.evaluate("def schedule(p, d):\n    return [0] * len(p)\n", iset)
         assert bad.status == "invalid_output"  # the candidate's fault, reported as locally
     finally:
@@ -202,3 +203,22 @@ def test_a_lost_head_stops_the_run_with_one_line_and_resume_finishes_it(sets, lo
     a, b = rows(local_run), rows(run_dir)
     for table in ("programs", "prompts", "llm_calls"):
         assert a[table] == b[table], table
+
+
+def test_a_lost_evaluation_is_infrastructure_and_a_lost_cluster_stops_the_run(sets, tmp_path):
+    from concurrent.futures import Future
+    from types import SimpleNamespace
+
+    from discover.controller import Controller, RunError
+    from discover.executors import ClusterLost, InfrastructureError
+    from discover.fitness import Fitness
+
+    train = Fitness(load_set(sets / "train.json"))
+    ctl = SimpleNamespace(fitness=train, store=SimpleNamespace(run_dir="runs/x"))
+    lost, gone = Future(), Future()
+    lost.set_exception(InfrastructureError("infrastructure: lost twice"))
+    gone.set_exception(ClusterLost("the Ray cluster's head at 10.0.0.5:6379 is lost"))
+    score = Controller._score(ctl, lost)
+    assert (score.status, score.error, score.gap) == ("infrastructure", "infrastructure: lost twice", None)
+    with pytest.raises(RunError, match=r"head at 10.0.0.5:6379 is lost; .*`discover resume runs/x`"):
+        Controller._score(ctl, gone)

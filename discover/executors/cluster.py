@@ -96,6 +96,7 @@ class RayEvaluator:
         self._closed = False
         self._lost: str | None = None
         self.retried = 0  # evaluations sent again because their node died
+        self.max_inflight = 0  # the most evaluations ever in flight at once (the backpressure's bound)
         try:
             self._refresh()
             if not self._nodes:
@@ -250,6 +251,7 @@ class RayEvaluator:
             ref = node.handle.evaluate.remote(*task.args)
             node.busy += 1
             self._inflight[ref] = (task, node)
+            self.max_inflight = max(self.max_inflight, len(self._inflight))
             ref.future().add_done_callback(lambda f, r=ref: self._events.put(("done", r, f)))
 
     def _finish(self, ref: Any, done: Future) -> None:
