@@ -88,8 +88,9 @@ def test_without_ray_the_executor_fails_with_one_line(tmp_path, monkeypatch):
 
 
 def test_the_local_path_never_imports_ray():
-    probe = ("import sys, discover.cli, discover.runner, discover.controller, discover.executors,"
-             " discover.executors.node; assert 'ray' not in sys.modules, 'ray imported'")
+    probe = ("import sys, discover.cli, discover.cli.run, discover.cli.evaluate, discover.cli.archive,"
+             " discover.runner, discover.controller, discover.executors, discover.executors.node,"
+             " discover.archive.scoring; assert 'ray' not in sys.modules, 'ray imported'")
     subprocess.run([sys.executable, "-c", probe], check=True, cwd=REPO, timeout=120)
 
 
