@@ -85,7 +85,7 @@ def bench_heuristics_n500() -> dict | None:
     t_aug_py = best_of(lambda: [py_aug(*small.get(i)) for i in range(small.count)], 1) / small.count
     H.run_on_set("Aug-MDDC", small)
     t_aug_nb = best_of(lambda: H.run_on_set("Aug-MDDC", small), 3) / small.count
-    print(f"  Aug-MDDC at n=100: numba {t_aug_nb * 1e3:.3f} ms, plain Python (the study's form) "
+    print(f"  Aug-MDDC at n=100: numba {t_aug_nb * 1e3:.3f} ms, plain Python (the archive's reference) "
           f"{t_aug_py * 1e3:.0f} ms → {t_aug_py / t_aug_nb:.0f}×")
     return {"per_instance_s": out, "mdd_python_s": t_py}
 

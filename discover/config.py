@@ -124,6 +124,8 @@ class EvaluationConfig(_Section):
     ray_address: str = Field(
         "", description="ray: the cluster to join, e.g. 10.0.0.5:6379; empty = the one started on this"
         " machine with `ray start --head` (or $RAY_ADDRESS)")
+    allow_weak_sandbox: bool = Field(
+        False, description="run candidates even where the kernel refuses a sandbox layer (named at start-up)")
 
 
 class StoppingConfig(_Section):

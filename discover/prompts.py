@@ -17,7 +17,9 @@ from discover.normalize import suffix_top_level
 from discover.paths import ARCHIVE_DIR, PROMPTS_DIR
 
 PARENTS_PER_OPERATOR = {"versioned": 2, "e1": 2, "e2": 2, "m1": 1, "m2": 1, "simplify": 1}
-ALLOWED_IMPORTS = "numpy (as np), math, heapq, itertools, functools, collections, bisect, operator, random"
+IMPORT_ORDER = ("numpy", "numba", "math", "heapq", "itertools", "functools", "collections", "bisect",
+                "operator", "random", "evaluator.helpers")
+"""How the system prompt lists the modules the sandbox's policy allows (others follow, sorted)."""
 PROMPTS_ENV = "DISCOVER_PROMPTS"
 SEEDS = ("edd", "spt", "mdd")
 
@@ -54,13 +56,15 @@ class Templates:
     system: Template
     parent: Template
     operators: dict[str, Template]
+    numba: str = ""  # what numba accepts (numba.txt), shown only when the policy allows numba
 
     def messages(self, operator: str, parents: list[Parent], entry: str = "schedule",
                  jobs: int | None = 25) -> tuple[dict, ...]:
         """Return the chat messages asking ``operator`` of the parents (ordered worst to best)."""
         if operator not in self.operators:
             raise PromptError(f"unknown operator {operator!r}; known: {', '.join(self.operators)}")
-        system = self.system.safe_substitute(entry=entry, imports=ALLOWED_IMPORTS,
+        system = self.system.safe_substitute(entry=entry, imports=allowed_imports(), helpers=helpers_text(),
+                                             numba=f"\n{self.numba.strip()}\n" if numba_allowed() else "",
                                              jobs=f"n = {jobs}" if jobs else "various n")
         if operator == "versioned":
             user = self._versioned(parents, entry)
@@ -107,8 +111,34 @@ def load_templates(path: str | Path | None = None) -> Templates:
         except FileNotFoundError:
             raise PromptError(f"prompt template missing: {f}") from None
 
+    numba = path / "numba.txt"
     return Templates(system=read("system"), parent=read("parent"),
-                     operators={op: read(op) for op in OPERATORS})
+                     operators={op: read(op) for op in OPERATORS},
+                     numba=numba.read_text() if numba.is_file() else "")
+
+
+@functools.cache
+def allowed_imports() -> str:
+    """Return the modules a candidate may import (the sandbox's policy), as the system prompt lists them."""
+    from evaluator.sandbox.policy import ALLOWED_MODULES
+
+    names = [m for m in IMPORT_ORDER if m in ALLOWED_MODULES] + sorted(ALLOWED_MODULES - set(IMPORT_ORDER))
+    return ", ".join("numpy (as np)" if m == "numpy" else m for m in names)
+
+
+def numba_allowed() -> bool:
+    """Say whether the sandbox's policy lets a candidate import numba (then the prompt explains it)."""
+    from evaluator.sandbox.policy import module_allowed
+
+    return module_allowed("numba")
+
+
+@functools.cache
+def helpers_text() -> str:
+    """Return the helpers' signatures and one-line summaries, generated from ``evaluator.helpers``."""
+    from evaluator.helpers import describe
+
+    return describe()
 
 
 def references_dir() -> Path:

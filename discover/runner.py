@@ -139,7 +139,8 @@ def make_sandbox(cfg: Config) -> Any:
     from evaluator.sandbox import Sandbox
 
     ev = cfg.evaluation
-    return Sandbox(workers=ev.workers or None, timeout_s=ev.timeout_s, memory_mb=ev.memory_mb)
+    return Sandbox(workers=ev.workers or None, timeout_s=ev.timeout_s, memory_mb=ev.memory_mb,
+                   allow_weak=ev.allow_weak_sandbox)
 
 
 def make_evaluator(cfg: Config) -> Any:

@@ -9,6 +9,11 @@ import sys
 import numpy as np
 import pytest
 
+from evaluator.exact import solve
+from evaluator.heuristics import NAMES, run_on_set
+from evaluator.instances import generate, write_atomic
+from evaluator.kernels import tardiness_of_set
+from evaluator.stored import dumps_stored
 from tests.conftest import REPO, run_cli
 from tests.test_archive import SLACK, _champion, make_archive, make_run
 
@@ -146,3 +151,20 @@ def test_promote_then_show_prints_the_lineage(archive, run_dir):
     rows = json.loads(cli("archive", "--archive-dir", str(archive), "list", "--json")[1])["entries"]
     champ = next(r for r in rows if r["id"] == "champ1")
     assert champ["status"] == "ok" and champ["origin"].startswith(run_dir.name + " #")  # no absolute path
+
+
+def test_list_gains_a_large_set_column_marked_where_optima_are_unproven(archive):
+    """A test_n1000 file (small n here) with one unproven instance: its column is marked † and explained."""
+    iset = generate(30, 1, seed=9, name="test_n1000")
+    values = {h: tardiness_of_set(iset, run_on_set(h, iset)).tolist() for h in NAMES}
+    best = np.min(np.array(list(values.values())), axis=0)
+    extras = tuple({"proven": False, "lower_bound": 0} if i == 3 else {} for i in range(iset.count))
+    opt = [int(best[i]) if i == 3 else solve(*iset.get(i)).value for i in range(iset.count)]
+    iset = iset.with_fields(opt=opt, extras=extras)
+    write_atomic(archive / "baselines" / "test_n1000.json", dumps_stored(iset, values))
+    assert cli("archive", "--archive-dir", str(archive), "index")[0] == 0
+    code, out, _ = cli("archive", "--archive-dir", str(archive), "list", "--json")
+    listing = json.loads(out)
+    assert code == 0 and listing["unproven"] == {"test_n1000": 1} and "test_n1000" in listing["sets"]
+    code, out, _ = cli("archive", "--archive-dir", str(archive), "list")
+    assert code == 0 and "n=30†" in out and "1 optima of test_n1000 are not proven" in out

@@ -46,6 +46,8 @@ def test_without_optima_it_reports_mean_tardiness(tmp_path):
 @pytest.mark.parametrize("args, message", [
     (("missing.json",), "error: missing.json: no such file"),
     ((str(TEST_N20), "--heuristics", "MDD,XYZ"), "error: option --heuristics: unknown 'XYZ'"),
+    (("build", "--only", "test_n20,nope"), "error: option --only: no stored set 'nope'; known: train_n25,"),
+    (("build", "--jobs", "0"), "error: option --jobs: 0 must be at least 1"),
 ])
 def test_bad_input_is_one_line(args, message):
     code, _, err = run_cli("baselines", *args)

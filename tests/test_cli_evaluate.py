@@ -30,7 +30,7 @@ def schedule(p, d):
     return order
 """
 JSON_KEYS = ["status", "error", "instances", "mean_tardiness", "mean_gap_pct", "max_gap_pct", "mean_seconds",
-             "by_class"]
+             "by_class", "sandbox_missing_layers"]
 runner = CliRunner()
 
 
@@ -68,6 +68,7 @@ def test_json_report_has_exactly_the_documented_keys(files):
     assert out["mean_tardiness"] == pytest.approx(ref)
     assert out["mean_gap_pct"] is None and out["max_gap_pct"] is None  # this set has no optima
     assert out["mean_seconds"] > 0
+    assert out["sandbox_missing_layers"] == []  # this machine's kernel allows every layer
     assert [(r["rdd"], r["tf"], r["instances"]) for r in out["by_class"]] == [
         (0.2, 0.4, 3), (0.2, 0.8, 3), (0.6, 0.4, 3), (0.6, 0.8, 3)]
 

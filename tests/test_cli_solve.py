@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from evaluator.exact import bb as bb_module
 from evaluator.exact import solve_dp
-from evaluator.instances import generate, load_set, save_set
+from evaluator.instances import from_arrays, generate, load_set, save_set
 from tests.conftest import run_cli
 
 cli = run_cli
@@ -89,6 +94,7 @@ def test_a_time_limit_keeps_opt_unknown_and_records_the_bounds(tmp_path, monkeyp
     (["--method", "cp"], "option --method: 'cp' must be one of bb, mip, dp"),
     (["--time-limit", "0"], "option --time-limit"),
     (["--jobs", "0"], "option --jobs"),
+    (["--memo-policy", "drop"], "option --memo-policy: 'drop' must be one of stop, reset"),
 ])
 def test_bad_options_are_one_line_errors(set_file, args, msg, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
@@ -108,3 +114,49 @@ def test_bad_files_are_one_line_errors(tmp_path, monkeypatch):
     save_set(generate(30, 1, seed=1, rdd_grid=(0.2,), tf_grid=(0.2,)), big)
     code, _, err = cli("solve", str(big), "--method", "dp")
     assert code == 2 and "big.json" in err and "at most 22 jobs" in err
+
+
+def _easy_then_hard(tmp_path):
+    """Three instances solved in milliseconds, then one that takes minutes."""
+    easy = [generate(12, 1, seed=s, rdd_grid=(0.6,), tf_grid=(0.4,)).get(0) for s in (1, 2, 3)]
+    hard = generate(1000, 1, seed=100001, rdd_grid=(0.2,), tf_grid=(0.6,)).get(0)
+    path = tmp_path / "mixed.json"
+    save_set(from_arrays([*easy, hard], name="mixed"), path)
+    return path, [solve_dp(p, d).value for p, d in easy]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_ctrl_c_keeps_the_solved_instances_and_a_rerun_resumes(tmp_path, jobs):
+    path, want = _easy_then_hard(tmp_path)
+    out = tmp_path / "mixed_out.json"
+    exe = str(Path(sys.executable).parent / "discover")
+    proc = subprocess.Popen([exe, "solve", str(path), "-o", str(out), "--jobs", jobs],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not out.exists():  # written once the first is solved
+        time.sleep(0.2)
+    time.sleep(3)  # the other two take milliseconds; the fourth takes minutes
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and "interrupted: 3 of 4 instances solved" in err
+    kept = load_set(out)
+    assert [ex["status"] for ex in kept.extras] == ["optimal"] * 3 + ["unsolved"]
+    assert kept.opt.tolist()[:3] == want and kept.opt[3] == -1
+    code, stdout, stderr = cli("solve", str(path), "-o", str(out), "--time-limit", "0.2", "--json")
+    assert "resuming: 3 of 4 instances already solved" in stderr
+    summary = json.loads(stdout)
+    assert summary["optimal"] == 3 and summary["time_limit"] == 1
+    assert load_set(out).opt.tolist()[:3] == want
+
+
+def test_an_output_of_other_instances_is_not_overwritten(set_file, tmp_path):
+    path, _ = set_file
+    other = tmp_path / "other.json"
+    save_set(generate(9, 1, seed=5), other)
+    before = other.read_bytes()
+    code, _, err = cli("solve", str(path), "-o", str(other))
+    assert code == 2 and "holds other instances than the input; pass --restart" in err
+    assert other.read_bytes() == before
+    code, _, _ = cli("solve", str(path), "-o", str(other), "--restart")
+    assert code == 1 and load_set(other).count == 4  # 1: the file's wrong optimum is reported

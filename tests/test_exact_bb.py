@@ -278,3 +278,37 @@ def test_realigned_optima_of_n500_on_a_sample(shared_set):
         assert (r.status, r.value) == ("optimal", iset.opt[i]), i
         differs += published[i] != r.value
     assert differs >= 10  # the published column is misaligned (all 200: bench/bench_exact.py)
+
+
+def test_memo_reset_policy_equals_the_subset_dp_when_the_memo_is_always_full(monkeypatch):
+    """Every growth refused: the memo is reset over and over, and dropped decisions are re-solved."""
+    monkeypatch.setattr(bb_module, "_INITIAL_BOXES", 16)
+    monkeypatch.setattr(bb_module, "_INITIAL_POOL", 64)
+    monkeypatch.setattr(bb_module._Search, "grow", lambda self, cap: False)
+    rng = np.random.default_rng(7)
+    resets = 0
+    for k in range(300):
+        n = int(rng.integers(3, 15))
+        p, d = _random_instance(rng, k % 5, n)
+        got, want = solve(p, d, memo_policy="reset"), solve_dp(p, d)
+        assert got.status == "optimal" and got.value == want.value, (p.tolist(), d.tolist())
+        assert total_tardiness(p, d, got.order) == got.value
+        resets += "memo reset" in got.message
+    assert resets >= 10  # the policy was exercised, not just allowed
+
+
+@pytest.mark.parametrize("i", [21, 60])
+def test_memo_reset_policy_keeps_the_stored_optima_under_a_small_cap(i):
+    from evaluator.stored import read_stored
+    from tests.conftest import REPO
+
+    iset, _, _ = read_stored(REPO / "archive" / "baselines" / "test_n200.json")
+    p, d = iset.get(i)
+    r = solve(p, d, memo_cap_mb=1, memo_policy="reset")
+    assert r.status == "optimal" and r.value == iset.opt[i] and "memo reset" in r.message
+    assert total_tardiness(p, d, r.order) == r.value
+
+
+def test_an_unknown_memo_policy_is_refused():
+    with pytest.raises(ValueError, match="memo_policy = 'drop' must be one of stop, reset"):
+        solve([1, 2], [1, 2], memo_policy="drop")

@@ -20,12 +20,16 @@ REFERENCE_FILES = {"EDD": "edd", "SPT": "spt", "MDD": "mdd", "PSK": "psk", "EDDC
                    "Aug-MDD": "aug_mdd", "Aug-MDDC": "aug_mddc"}
 
 
-def _reference(name):
-    path = REPO / "archive" / "references" / f"{REFERENCE_FILES[name]}.py"
-    spec = importlib.util.spec_from_file_location(f"ref_{REFERENCE_FILES[name]}", path)
+def _module(stem):
+    path = REPO / "archive" / "references" / f"{stem}.py"
+    spec = importlib.util.spec_from_file_location(f"ref_{stem}", path)
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
-    return mod.schedule
+    return mod
+
+
+def _reference(name):
+    return _module(REFERENCE_FILES[name]).schedule
 
 
 PY_REFERENCES = {name: _reference(name) for name in REFERENCE_FILES}
@@ -58,6 +62,43 @@ def test_numba_heuristic_equals_plain_python(name, case):
     want = [int(j) for j in PY_REFERENCES[name](p.copy(), d.copy())]
     assert got.tolist() == want
     assert total_tardiness(p, d, got) >= 0  # a permutation
+
+
+@pytest.mark.parametrize("name", sorted(REFERENCE_FILES))
+@settings(max_examples=25, deadline=None)
+@given(case=instances(max_n=80))
+def test_reference_files_equal_numba_on_larger_instances(name, case):
+    """Longer partial schedules exercise the incremental move-to-end and EDDC's running sums."""
+    p, d = case
+    assert [int(j) for j in PY_REFERENCES[name](p.copy(), d.copy())] == H.FUNCTIONS[name](p, d).tolist()
+
+
+@pytest.mark.parametrize("stem", ["aug_mdd", "aug_mddc"])
+@settings(max_examples=300, deadline=None)
+@given(case=instances(max_n=14), data=st.data())
+def test_reference_move_to_end_equals_recomputation(stem, case, data):
+    """The plain-Python incremental step of the reference files, on arbitrary partial schedules."""
+    p, d = case
+    order = data.draw(st.permutations(range(len(p))))[:data.draw(st.integers(1, len(p)))]
+    want = R.move_to_end_step_py(p, d, list(order))
+    got = list(order)
+    _module(stem).move_to_end(p.tolist(), d.tolist(), got)
+    assert got == want
+
+
+@pytest.mark.parametrize("stem", sorted(REFERENCE_FILES.values()))
+def test_reference_files_stand_alone_in_the_sandbox_policy(stem):
+    """Each reference passes the candidates' policy: it imports only allowed modules, nothing local."""
+    import ast
+
+    from evaluator.sandbox.policy import check_code, module_allowed
+
+    code = (REPO / "archive" / "references" / f"{stem}.py").read_text()
+    assert check_code(code) is None
+    tree = ast.parse(code)
+    imported = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    imported |= {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+    assert all(module_allowed(m) and not m.startswith("evaluator") for m in imported), imported
 
 
 @settings(max_examples=300, deadline=None)

@@ -3,7 +3,10 @@
 Each program states ``# expect: <status with the policy> <status without it>``: the first
 column is the production sandbox, the second the same sandbox with the static policy switched
 off, which shows the process limits hold on their own. A third mode also drops the audit hook
-and checks that the OS layers (own uid, no processes, no network) still hold.
+and checks that the OS layers (empty root, seccomp, own uid, no processes, no network) still
+hold. ``# scores: identity|reversed`` names the order an ``ok`` result must score as (nothing
+leaked into it). After every hostile program an honest one, run in the same sandbox, must
+score exactly as in a fresh sandbox, and no marker file may appear anywhere.
 """
 
 from __future__ import annotations
@@ -25,7 +28,19 @@ from evaluator.sandbox.process import UID_BASE
 HOSTILE = Path(__file__).parent / "hostile"
 CASES = sorted(p.name for p in HOSTILE.glob("*.py"))
 SECRET_ENV = "DISCOVER_TEST_API_KEY"
-WORKER_MARK = "evaluator.sandbox.worker"
+ANSWERS = Path(__file__).resolve().parents[1] / "archive" / "baselines" / "train_n25.json"
+FOLLOWER = """
+import random
+import numpy as np
+from evaluator.helpers import total_tardiness
+
+def schedule(p, d):
+    order = [int(j) for j in np.argsort(d, kind="stable")]
+    k = random.Random(7).randrange(len(order)) + random.randrange(2)
+    rotated = order[k:] + order[:k]
+    return rotated if total_tardiness(p, d, rotated) < total_tardiness(p, d, order) else order
+"""
+WORKER_MARK = "evaluator.sandbox.zygote"
 
 
 def _header(name: str) -> dict[str, str]:
@@ -54,18 +69,26 @@ def _proc_table() -> list[dict]:
 
 
 def strays() -> list[dict]:
-    """Return processes that should not exist: children of workers, zombies, escaped worker uids."""
+    """Return processes that should not exist: zombies, escaped uids, anything under a zygote but its spare.
+
+    A zygote keeps one child forked and confined ahead of time, waiting for its request; any
+    other process in a zygote's session or under a candidate uid outlived its result.
+    """
     me = os.getpid()
     lo = UID_BASE + (me % 100_000) * 4096
     table = _proc_table()
-    workers = {r["pid"] for r in table if r["ppid"] == me and WORKER_MARK in r["cmd"]}
+    zygotes = {r["pid"] for r in table if r["ppid"] == me and WORKER_MARK in r["cmd"]}
+    spares: dict[int, int] = {}
     bad = []
     for r in table:
-        if r["pid"] in workers:
+        if r["pid"] in zygotes:
             if r["state"] == "Z":
                 bad.append(r)
             continue
-        if (r["ppid"] in workers or r["sid"] in workers or lo <= r["uid"] < lo + 4096
+        if r["ppid"] in zygotes and r["state"] == "S" and r["ppid"] not in spares:
+            spares[r["ppid"]] = r["pid"]
+            continue
+        if (r["ppid"] in zygotes or r["sid"] in zygotes or lo <= r["uid"] < lo + 4096
                 or (r["ppid"] == me and r["state"] == "Z")):
             bad.append(r)
     return bad
@@ -115,14 +138,26 @@ def host(tmp_path):
     listener.bind(("127.0.0.1", 0))
     listener.listen(1)
     listener.setblocking(False)
-    yield {"canary": tmp_path / "canary.txt", "secret": secret, "listener": listener}
+    marker = f"discover-hostile-marker-{os.getpid()}-{tmp_path.name}"
+    yield {"canary": tmp_path / "canary.txt", "secret": secret, "listener": listener, "marker": marker,
+           "places": [tmp_path, Path("/tmp"), Path("/dev/shm"), Path.cwd(), Path.home()]}
     listener.close()
+
+
+@pytest.fixture(scope="module")
+def follower_fresh(iset):
+    """What the honest follower scores in a sandbox that has run nothing else."""
+    with Sandbox(workers=1) as fresh:
+        r = fresh.evaluate(FOLLOWER, iset)
+    assert r.status == "ok", r.error
+    return r.tardiness
 
 
 def _code(name: str, host: dict) -> str:
     port = str(host["listener"].getsockname()[1])
     return ((HOSTILE / name).read_text().replace("{CANARY}", str(host["canary"]))
-            .replace("{SECRET}", str(host["secret"])).replace("{PORT}", port))
+            .replace("{SECRET}", str(host["secret"])).replace("{PORT}", port)
+            .replace("{MARKER}", host["marker"]).replace("{ANSWERS}", str(ANSWERS)))
 
 
 def _reference(iset, order_of) -> np.ndarray:
@@ -133,8 +168,18 @@ def _identity(p, d):
     return np.arange(len(p))
 
 
+def _reversed(p, d):
+    return np.arange(len(p))[::-1]
+
+
+SCORES = {"identity": _identity, "reversed": _reversed, "edd": edd}
+
+
 def assert_host_untouched(host: dict) -> None:
     assert not host["canary"].exists(), "the candidate wrote a file"
+    for place in host["places"]:
+        left = sorted(place.glob(host["marker"] + "*"))
+        assert not left, f"the candidate left {left}"
     with pytest.raises(BlockingIOError):
         host["listener"].accept()
     assert os.environ.get(SECRET_ENV) == "sk-test-not-a-real-key"
@@ -147,17 +192,23 @@ def test_suite_is_large_enough():
 
 @pytest.mark.parametrize("mode", ["policy", "runtime"])
 @pytest.mark.parametrize("name", CASES)
-def test_hostile_candidate_is_contained(name, mode, sandboxes, iset, host, capfd):
+def test_hostile_candidate_is_contained(name, mode, sandboxes, iset, host, capfd, follower_fresh):
     head = _header(name)
     expected = head["expect"].split()[0 if mode == "policy" else 1].split("|")
-    r = sandboxes[mode].evaluate(_code(name, host), iset)
+    sb = sandboxes[mode]
+    r = sb.evaluate(_code(name, host), iset)
     assert r.status in expected, f"{name} [{mode}]: {r.status}: {r.error}"
     assert r.tardiness.shape == (iset.count,)
     if r.status != "ok":
         assert r.error and len(r.error) <= 500
         assert any(m in r.error for m in head.get("message", "").split("|")), r.error
         assert np.all(r.tardiness == -1)  # every hostile program fails on its first instance
+    elif "scores" in head:  # an honest score: what that order is worth, nothing leaked into it
+        assert np.array_equal(r.tardiness, _reference(iset, SCORES[head["scores"]]))
     assert_host_untouched(host)
+    after = sb.evaluate(FOLLOWER + f"\nAFTER = {name!r}\n", iset)  # new code: never a cache hit
+    assert after.status == "ok" and not after.cached, after.error
+    assert np.array_equal(after.tardiness, follower_fresh), f"{name} changed the next candidate's score"
     out, err = capfd.readouterr()
     assert "SPAM-FROM-CANDIDATE" not in out + err
 
@@ -190,6 +241,10 @@ BARE = {  # with neither the policy nor the audit hook: what the OS layers alone
     "kill_parent.py": "error",
     "ctypes_segfault.py": "error", "parent_environ.py": "error", "thread_outlives.py": "error",
     "subprocess_run.py": "error", "os_system.py": "ok", "read_ssh_key.py": "ok",
+    "hook_neutered_ctypes.py": "ok", "mknod_mkfifo.py": "ok", "stat_shadow.py": "ok",
+    "str_subclass_path.py": "ok", "read_parent_cmdline.py": "ok", "read_instance_file.py": "ok",
+    "pipe_forgery.py": "error", "fake_stopped.py": "error", "persist_to_order.py": "invalid_output",
+    "close_reply_pipe.py": "error",
 }
 
 
@@ -197,9 +252,8 @@ BARE = {  # with neither the policy nor the audit hook: what the OS layers alone
 def bare(env_secret):
     sb = Sandbox(workers=1, timeout_s=2.0, _enforce_policy=False, _audit=False)
     with sb:
-        info = sb.worker_info[0]
-        if not (info["dropped_root"] and info["netns"] and info["nproc_enforced"]):
-            pytest.skip(f"the OS layers are not all available here (worker reported {info})")
+        if sb.missing_layers:
+            pytest.skip(f"the OS layers are not all available here: {', '.join(sb.missing_layers)}")
         yield sb
     assert_no_strays()
 

@@ -8,13 +8,18 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+from evaluator.heuristics import edd
 from evaluator.instances import generate
-from evaluator.sandbox import Sandbox, SandboxClosed, process
+from evaluator.kernels import total_tardiness
+from evaluator.sandbox import Sandbox, SandboxClosed, SandboxUnsafe, process
+from evaluator.sandbox.layers import LAYERS
 
 ROOT = Path(__file__).resolve().parents[1]
 LOOP = "def schedule(p, d):\n    while True:\n        pass\n"
@@ -28,6 +33,10 @@ print(" ".join(str(i["pid"]) for i in sb.worker_info), flush=True)
 if sys.argv[1] == "hang":
     time.sleep(120)
 """
+
+
+def reference(iset, heuristic):
+    return np.array([total_tardiness(*iset.get(i), heuristic(*iset.get(i))) for i in range(iset.count)])
 
 
 def _state(pid: int) -> str | None:
@@ -47,12 +56,13 @@ def _wait_gone(pids: list[int], timeout_s: float = 10, allow_zombie: bool = Fals
         time.sleep(0.05)
 
 
-def test_workers_report_their_confinement():
+def test_zygotes_report_every_layer():
     with Sandbox(workers=1) as sb:
         info = sb.worker_info[0]
-        assert info["ok"] and info["rlimit_as"]
-        if os.geteuid() == 0:  # as root the worker must have become its own unprivileged user
-            assert info["dropped_root"] and info["uid"] != 0 and info["nproc_enforced"]
+        assert info["ok"] and set(info["layers"]) == set(LAYERS)
+        if os.geteuid() == 0:  # as root each candidate's process must become its own unprivileged user
+            assert info["uid"] >= process.UID_BASE
+        assert sb.missing_layers == [], sb.layers  # this machine's kernel allows them all
 
 
 def test_close_reaps_every_worker_and_is_final():
@@ -141,3 +151,108 @@ def test_a_new_sandbox_removes_directories_of_dead_parents(tmp_path, monkeypatch
     with Sandbox(workers=1) as sb:
         assert sb.evaluate(EDD, generate(5, 1, 1)).ok
     assert [p.name for p in tmp_path.iterdir()] == ["discover-sandbox-1-live"]
+
+
+BUSY = ("def schedule(p, d):\n    for _ in range(8_000_000):\n        pass\n"
+        "    return sorted(range(len(p)), key=lambda j: (d[j], j))\n")
+
+
+def _children(pid: int) -> list[int]:
+    out = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                out.append(int(entry.name))
+        except (OSError, IndexError, ValueError):
+            pass
+    return out
+
+
+def _cpu_ticks(pid: int) -> int:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return int(fields[11]) + int(fields[12])
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
+def _kill_busy(parent_of, times: int, stop: threading.Event) -> list[int]:
+    """SIGKILL, ``times`` times, a process running a candidate (a child of a zygote using the CPU)."""
+    killed: list[int] = []
+
+    def run():
+        while len(killed) < times and not stop.is_set():
+            for pid in _children(parent_of()):
+                if pid not in killed and _cpu_ticks(pid) >= 3:  # a spare waiting for work uses ~none
+                    os.kill(pid, signal.SIGKILL)
+                    killed.append(pid)
+                    break
+            time.sleep(0.005)
+
+    threading.Thread(target=run, daemon=True).start()
+    return killed
+
+
+def _evaluate_while_killing(times: int):
+    iset = generate(6, 1, 2, rdd_grid=(0.6,), tf_grid=(0.4,))
+    with Sandbox(workers=1, timeout_s=60) as sb:
+        stop = threading.Event()
+        killed = _kill_busy(lambda: sb.worker_info[0]["pid"], times, stop)
+        r = sb.evaluate(BUSY, iset)
+        stop.set()
+        again = sb.evaluate(BUSY, iset)
+    assert len(killed) == times
+    return iset, r, again
+
+
+def test_a_process_killed_from_outside_is_retried_once_on_a_fresh_one():
+    iset, r, _ = _evaluate_while_killing(1)
+    assert r.status == "ok", r.error  # not blamed on the candidate
+    assert np.array_equal(r.tardiness, reference(iset, edd))
+
+
+def test_a_process_killed_twice_is_blamed_with_the_reason():
+    iset, r, again = _evaluate_while_killing(2)
+    assert r.status == "error" and "killed by SIGKILL from outside the sandbox, twice" in r.error
+    assert again.ok and not again.cached  # a machine fault is never cached
+
+
+def test_a_zygote_killed_mid_run_is_replaced_and_the_shard_run_again():
+    iset = generate(6, 1, 2, rdd_grid=(0.6,), tf_grid=(0.4,))
+    with Sandbox(workers=1, timeout_s=60) as sb:
+        first = sb.worker_info[0]["pid"]
+        fut = sb.submit(BUSY, iset)
+        deadline = time.monotonic() + 20
+        while not any(_cpu_ticks(c) >= 3 for c in _children(first)) and time.monotonic() < deadline:
+            time.sleep(0.005)
+        os.kill(first, signal.SIGKILL)
+        r = fut.result(timeout=60)
+        assert r.status == "ok", r.error
+        assert np.array_equal(r.tardiness, reference(iset, edd))
+        assert sb.worker_info[0]["pid"] != first
+
+
+def test_a_missing_layer_refuses_untrusted_code_with_its_name():
+    sb = Sandbox(workers=1, _without=("seccomp",))
+    try:
+        for _ in range(2):  # at start-up and on every later call, without starting again
+            with pytest.raises(SandboxUnsafe, match=r"refused seccomp \(switched off by the caller\)"):
+                sb.evaluate(EDD, generate(5, 1, 1))
+        assert sb.worker_info == []
+    finally:
+        sb.close()
+
+
+def test_a_missing_layer_allowed_explicitly_is_named_once_at_start_up(caplog):
+    iset = generate(5, 1, 1)
+    with caplog.at_level("WARNING", logger="evaluator.sandbox"):
+        with Sandbox(workers=2, allow_weak=True, _without=("landlock", "mntns")) as sb:
+            off = "(switched off by the caller)"
+            assert sb.missing_layers == [f"netns {off}", f"mntns {off}", f"landlock {off}"]
+            r = sb.evaluate(EDD, iset)
+            assert r.ok and np.array_equal(r.tardiness, reference(iset, edd))
+            code = "import socket\ndef schedule(p, d):\n    socket.socket()\n    return [0, 1, 2, 3, 4]\n"
+            assert sb.evaluate(code, iset).status == "refused"  # the other layers still hold
+    lines = [r.getMessage() for r in caplog.records if "without" in r.getMessage()]
+    assert len(lines) == 1 and lines[0].startswith("sandbox: running untrusted code without netns (switched")
+    assert "landlock" in lines[0] and "(allowed explicitly)" in lines[0]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import time
 
 import numpy as np
@@ -12,7 +14,7 @@ from evaluator.sandbox import EvalResult, check_code
 from evaluator.sandbox import protocol as proto
 from evaluator.sandbox.cache import cache_key
 from evaluator.sandbox.confine import worker_env
-from evaluator.sandbox.policy import inspect, normalized_dump
+from evaluator.sandbox.policy import inspect
 from evaluator.sandbox.pool import split
 from evaluator.sandbox.runner import InvalidOutput, to_order
 
@@ -26,6 +28,8 @@ ALLOWED = [
     "from evaluator.helpers import total_tardiness\ndef schedule(p, d, k=3):\n    return [0]\n",
     "from evaluator import helpers\ndef schedule(p, d):\n    return helpers\n",
     "import numpy.linalg as la\ndef schedule(*args):\n    return []\n",
+    "from numba import njit\n\n@njit\ndef key(p, d):\n    return d - p\n\ndef schedule(p, d):\n"
+    "    return []\n",
     "schedule = lambda p, d: sorted(range(len(p)), key=lambda j: d[j])\n",
     "class Job:\n    def __init__(self, j):\n        self.j = j\n\ndef schedule(p, d):\n"
     "    return [Job(j).j for j in range(len(p))]\n",
@@ -45,6 +49,8 @@ REFUSED = [
     ("import os\ndef schedule(p, d): return []", "import of 'os'"),
     ("from subprocess import run\ndef schedule(p, d): return []", "import of 'subprocess'"),
     ("import numpy.ctypeslib\ndef schedule(p, d): return []", "numpy.ctypeslib"),
+    ("from numba import cuda\ndef schedule(p, d): return []", "import of 'numba.cuda'"),
+    ("import numba.pycc\ndef schedule(p, d): return []", "numba.pycc"),
     ("from evaluator import kernels\ndef schedule(p, d): return []", "evaluator.kernels"),
     ("from . import x\ndef schedule(p, d): return []", "relative"),
     ("import importlib\ndef schedule(p, d): return []", "importlib"),
@@ -74,6 +80,9 @@ def test_forbidden_code_is_refused_with_a_reason(code, reason):
 
 ERRORS = [
     ("def schedule(p, d)\n    return []", "SyntaxError"),
+    ("import numpy\nreturn 5\ndef schedule(p, d):\n    return []",
+     "line 2: SyntaxError: 'return' outside function"),
+    ("def schedule(p, d):\n    return []\nyield 1\n", "line 3: SyntaxError: 'yield' outside function"),
     ("def other(p, d):\n    return []", "no function 'schedule'"),
     ("def schedule(p):\n    return []", "two positional"),
     ("def schedule(p, d, k):\n    return []", "two positional"),
@@ -101,22 +110,34 @@ def test_policy_can_be_limited_to_syntax_and_entry():
     assert inspect("import os\n", enforce=False).status == "error"
 
 
-def test_normalised_dump_ignores_layout_comments_docstrings_and_main_guard():
-    variant = ('"""Module doc."""\nimport numpy as np  # numpy\n\n\ndef schedule(p,d):\n'
-               '    """Sort by due date."""\n    return np.argsort(d,\n        kind="stable")\n'
-               'if __name__ == "__main__":\n    print(1)\n')
-    assert normalized_dump(variant) == normalized_dump(EDD)
-    assert normalized_dump(EDD.replace("stable", "quicksort")) != normalized_dump(EDD)
-    assert normalized_dump("def (") is None
+def test_cache_key_is_the_executed_code():
+    """Docstrings, line numbers and columns are part of what runs, so they are part of the key."""
+    k = cache_key(EDD, "schedule", "a" * 64, 0)
+    assert k == cache_key(EDD + "\n# a trailing comment\n", "schedule", "a" * 64, 0)  # compiles the same
+    assert k == cache_key(EDD + "if __name__ == '__main__':\n    print(1)\n", "schedule", "a" * 64, 0)
+    documented = EDD.replace("):\n", '):\n    """Sort by due date."""\n')
+    variants = [documented, documented.replace("due date", "due dates"), "\n" + EDD,
+                EDD.replace("(d, kind", "(d,  kind"), EDD.replace("stable", "quicksort")]
+    keys = {cache_key(v, "schedule", "a" * 64, 0) for v in variants}
+    assert len(keys) == len(variants) and k not in keys
 
 
 def test_cache_key_separates_entry_set_seed_and_variant():
     k = cache_key(EDD, "schedule", "a" * 64, 0)
-    assert k == cache_key(EDD + "\n# comment\n", "schedule", "a" * 64, 0)
     others = {cache_key(EDD, "assignment", "a" * 64, 0), cache_key(EDD, "schedule", "b" * 64, 0),
               cache_key(EDD, "schedule", "a" * 64, 1), cache_key(EDD, "schedule", "a" * 64, 0, "cascade")}
     assert k not in others and len(others) == 4
     assert cache_key("def (", "schedule", "a" * 64, 0) is None
+    assert cache_key("return 1\ndef schedule(p, d):\n    return []\n", "schedule", "a" * 64, 0) is None
+
+
+def test_cache_key_does_not_depend_on_the_hash_seed():
+    code = "def schedule(p, d):\n    return [j for j in range(len(p)) if 'x' not in {'a', 'b', 'c', 'x'}]\n"
+    script = ("import sys; from evaluator.sandbox.cache import cache_key;"
+              f"print(cache_key({code!r}, 'schedule', 'a' * 64, 0))")
+    keys = {subprocess.run([sys.executable, "-c", script], env={**os.environ, "PYTHONHASHSEED": str(seed)},
+                           capture_output=True, text=True, check=True).stdout for seed in (1, 2, 3)}
+    assert len(keys) == 1
 
 
 GOOD_OUTPUTS = [
@@ -197,6 +218,16 @@ def test_framing_round_trip_and_limits():
         _read(proto.HEADER.pack(3, 0) + b"\xff\xfe{")
     with pytest.raises(proto.PeerClosed):
         _read(proto.encode({"a": 1}, b"xyz")[:-1])
+
+
+def test_decoding_takes_exactly_one_frame():
+    frame = proto.encode({"a": 1}, b"xyz")
+    assert proto.decode(frame) == ({"a": 1}, b"xyz")
+    for bad, why in [(frame + b"!", "one message"), (frame + frame, "one message"),
+                     (frame[:-1], "one message"), (frame[:5], "shorter"),
+                     (proto.encode({"a": 1}, b"x" * 100), "too large")]:
+        with pytest.raises(proto.ProtocolError, match=why):
+            proto.decode(bad, max_blob=50)
 
 
 def test_framing_read_times_out_on_a_silent_peer():

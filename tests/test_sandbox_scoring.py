@@ -188,14 +188,26 @@ def test_error_text_names_the_line(sb, mixed):
     assert r.error.startswith("instance 0 (n=12): line 3 in ") and "ZeroDivisionError" in r.error
 
 
-SPIN = "def schedule(p, d):\n    for _ in range(2_000_000):\n        pass\n    return list(range(len(p)))\n"
+SPIN = "def schedule(p, d):\n    for _ in range(4_000_000):\n        pass\n    return list(range(len(p)))\n"
 
 
 def test_the_time_budget_covers_the_whole_set(sb1):
-    iset = generate(5, 1, 3, rdd_grid=(0.2, 0.6, 1.0))  # 12 instances, about 0.05 s each
-    assert sb1.evaluate(SPIN, iset, timeout_s=0.05).status == "timeout"
-    slow = sb1.evaluate(SPIN, iset, timeout_s=30)
+    """The budget is CPU time of the candidate's process: load on the machine does not change the verdict."""
+    iset = generate(5, 1, 3, rdd_grid=(0.2, 0.6, 1.0))  # 12 instances, each ≥ 0.06 s of CPU on a fast core
+    fast = sb1.evaluate(SPIN, iset, timeout_s=0.05)  # 0.05 s + 0.25 s grace for the shard: < 12 × 0.06 s
+    assert fast.status == "timeout" and "CPU-time budget of 0.05 s" in fast.error
+    assert 0 < int(fast.error.split()[1].rstrip(":")) < iset.count  # some instances ran before it ran out
+    slow = sb1.evaluate(SPIN, iset, timeout_s=60)
     assert slow.status == "ok" and np.all(slow.tardiness >= 0)
+    assert slow.total_seconds > 0.3  # per-instance CPU seconds of the child, all of them counted
+
+
+def test_a_sleeping_candidate_meets_the_wall_clock_backstop(sb1):
+    iset = generate(5, 1, 1, rdd_grid=(0.2,), tf_grid=(0.2,))
+    code = "import time\ndef schedule(p, d):\n    time.sleep(60)\n    return [0, 1, 2, 3, 4]\n"
+    with Sandbox(workers=1, timeout_s=0.1, _enforce_policy=False) as box:
+        r = box.evaluate(code, iset)
+    assert r.status == "timeout" and "wall-clock" in r.error, r.error
 
 
 def test_memory_limit_is_configurable(sb):
@@ -241,12 +253,13 @@ def test_cascade_subset_is_stratified_and_validated(small_opt):
         Cascade(threshold=math.nan)
 
 
-def test_cache_ignores_layout_and_persists_in_sqlite(tmp_path, sb, mixed):
+def test_cache_serves_only_the_same_code_and_persists_in_sqlite(tmp_path, sb, mixed):
     path = tmp_path / "cache.sqlite"
     with Sandbox(workers=1, cache_path=path) as box:
         first = box.evaluate(PY_EDD, mixed)
-        again = box.evaluate("# same program\n" + PY_EDD.replace("(d[j], j)", "(d[j],j)"), mixed)
+        again = box.evaluate(PY_EDD + "# the same code object\n", mixed)
         assert not first.cached and again.cached and np.array_equal(first.tardiness, again.tardiness)
+        assert not box.evaluate("# shifts every line\n" + PY_EDD, mixed).cached
     fresh = Sandbox(workers=1, cache_path=path)
     try:
         hit = fresh.evaluate(PY_EDD, mixed)
@@ -255,6 +268,29 @@ def test_cache_ignores_layout_and_persists_in_sqlite(tmp_path, sb, mixed):
         assert not fresh.evaluate(PY_EDD, mixed, seed=1).cached
     finally:
         fresh.close()
+
+
+DOCSTRING_READER = '''
+import numpy as np
+
+def schedule(p, d):
+    """EDD"""
+    order = np.argsort(d, kind="stable")
+    return order if "EDD" in schedule.__doc__ else order[::-1]
+'''
+
+
+def test_cache_tells_programs_apart_by_what_they_can_read_of_themselves(sb, mixed):
+    """A program that behaves differently under another docstring is never served the other's score."""
+    runtime = Sandbox(workers=1, _enforce_policy=False)  # the policy refuses __doc__, the cache must not
+    try:
+        edd_like = runtime.evaluate(DOCSTRING_READER, mixed)
+        reversed_ = runtime.evaluate(DOCSTRING_READER.replace('"""EDD"""', '"""reversed"""'), mixed)
+    finally:
+        runtime.close()
+    assert edd_like.status == reversed_.status == "ok" and not reversed_.cached
+    assert np.array_equal(edd_like.tardiness, reference(mixed, edd))
+    assert not np.array_equal(reversed_.tardiness, edd_like.tardiness)
 
 
 def test_timeouts_are_not_cached(sb1):
@@ -274,15 +310,15 @@ def test_concurrent_submissions_and_duplicates(sb, mixed):
     assert results[-1].cached and not results[0].cached
 
 
-def test_a_crashed_worker_is_replaced(sb1, mixed):
-    before = sb1.worker_info[0]["pid"]
+def test_a_crash_ends_only_the_candidates_process(sb1, mixed):
+    zygote = sb1.worker_info[0]["pid"]
     crash = ("from numpy.lib.stride_tricks import as_strided\ndef schedule(p, d):\n"
              "    return [int(x) for x in as_strided(p, shape=(4,), strides=(2**44,))]\n")
     r = sb1.evaluate(crash, mixed)
-    assert r.status == "error" and "SIGSEGV" in r.error
+    assert r.status == "error" and "SIGSEGV" in r.error and r.error.startswith("instance 0:")
     ok = sb1.evaluate(PY_EDD + "\nZ = 2\n", mixed)
     assert ok.status == "ok" and np.array_equal(ok.tardiness, reference(mixed, edd))
-    assert sb1.worker_info[0]["pid"] != before
+    assert sb1.worker_info[0]["pid"] == zygote  # the zygote never ran the candidate, so it lives on
 
 
 def test_bad_arguments_are_refused(sb, mixed):
@@ -305,3 +341,29 @@ def test_more_sets_than_a_worker_keeps_are_reloaded_correctly(sb1):
         for iset in sets:
             r = sb1.evaluate(PY_EDD + f"\nROUND = {rnd}\n", iset)
             assert r.status == "ok" and np.array_equal(r.tardiness, reference(iset, edd))
+
+
+NUMBA_EDD = """
+import numpy as np
+from numba import njit
+
+@njit(cache=False)
+def due_date_order(p, d):
+    n = p.shape[0]
+    key = np.empty(n, np.int64)
+    for j in range(n):
+        key[j] = d[j] * (n + 1) + j  # ties by index: the stable EDD order
+    return np.argsort(key)
+
+def schedule(p, d):
+    return due_date_order(p, d)
+"""
+
+
+@pytest.mark.slow
+def test_candidates_can_compile_with_numba_inside_the_confined_process(sb1):
+    """numba compiles in memory under the syscall filter, with no file in sight (once per instance)."""
+    iset = generate(30, 1, 4, rdd_grid=(0.6,), tf_grid=(0.4, 0.8))
+    r = sb1.evaluate(NUMBA_EDD, iset)
+    assert r.status == "ok", r.error
+    assert np.array_equal(r.tardiness, reference(iset, edd))

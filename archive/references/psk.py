@@ -5,7 +5,9 @@ import numpy as np
 
 def schedule(p, d):
     """Pick the active job from the SPT list (ties by d) by the PSK scan; schedule; repeat."""
-    left = list(np.lexsort((d, p)))
+    left = [int(j) for j in np.lexsort((d, p))]
+    p = [int(x) for x in p]
+    d = [int(x) for x in d]
     order = []
     t = 0
     while left:
@@ -17,6 +19,6 @@ def schedule(p, d):
                 if d[left[i]] > d[left[j]]:
                     i = j
         job = left.pop(i)
-        order.append(int(job))
-        t += int(p[job])
+        order.append(job)
+        t += p[job]
     return order

@@ -71,15 +71,27 @@ def _gap(x: float | None) -> str:
     return f"{x:.2f}" if abs(x) < 100 else f"{x:.1f}" if abs(x) < 1000 else f"{x:.0f}"
 
 
-def list_table(rows: list[Row], title: str, wide: bool = False) -> Table:
-    """Return the archive table, rows already sorted; ``wide`` adds max gap and optimal counts."""
+def list_table(rows: list[Row], title: str, wide: bool = False,
+               unproven: dict[str, int] | None = None) -> Table:
+    """Return the archive table, rows already sorted; ``wide`` adds max gap and optimal counts.
+
+    ``unproven`` counts, per set, the instances whose stored optimum is only the best known value:
+    their columns are marked † and the caption says what that means.
+    """
     recs = [r.rec for r in rows if r.rec]
     names = set_names(*recs)
     labels = _n_label(names, recs)
+    marked = {k: v for k, v in (unproven or {}).items() if v and k in labels}
+    for name in marked:
+        labels[name] += "†"
+    caption = ("n=…: mean gap % to the optimum on that stored test set; mean: their average "
+               "(the sort key); s/inst at the largest n (references: numba kernels; champions: Python in the "
+               "sandbox)")
+    for name, k in marked.items():
+        caption += (f"\n{labels[name]}: {k} optima of {name} are not proven; there the gap is to the best "
+                    "known value, so it may understate the gap to the optimum")
     t = Table(title=title, box=box.SIMPLE_HEAD, collapse_padding=True, pad_edge=False, caption_justify="left",
-              caption="n=…: mean gap % to the optimum on that stored test set; mean: their average "
-              "(the sort key); s/inst at the largest n (references: numba kernels; champions: Python in the "
-              "sandbox)")
+              caption=caption)
     t.add_column("id", style="bold", no_wrap=True, min_width=max([len(r.entry.id) for r in rows] + [2]))
     for name in names:
         t.add_column(labels[name], justify="right", no_wrap=True)

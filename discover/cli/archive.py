@@ -19,6 +19,7 @@ from discover.archive.scoring import DEFAULT_TIMEOUT_S, load_test_sets, open_eva
 from discover.cli.common import ADDRESS_HELP, EXECUTOR_HELP, UserError, console, err_console, print_json
 from discover.executors import ExecutorError
 from discover.paths import ARCHIVE_DIR, user_archive_dir
+from evaluator.stored import proven_mask
 
 archive_app = typer.Typer(no_args_is_help=True, add_completion=False,
                           help="The archive of heuristics: reference rules and champions with their scores.")
@@ -90,13 +91,15 @@ def list_cmd(ctx: typer.Context, as_json: bool = typer.Option(False, "--json", h
     root = _root(ctx)
     with _user_errors():
         rows, sets = _rows(root)
+    unproven = {s.name: int((~proven_mask(s.iset)).sum()) for s in sets}
     if as_json:
         print_json({"archive": str(root), "sets": {s.name: s.sha256 for s in sets},
+                    "unproven": {k: v for k, v in unproven.items() if v},
                     "entries": [r.to_dict() for r in rows]})
     else:
         shown = ", ".join(s.name for s in sets) or "no stored test set yet"
         console.print(V.list_table(rows, f"{root}: {len(rows)} entries, scored on {shown}",
-                                   wide=console.width >= 120))
+                                   wide=console.width >= 120, unproven=unproven))
     unscored = [r.entry.id for r in rows if r.status == "not scored"]
     if unscored:
         err_console.print(f"warning: not scored yet: {', '.join(unscored)}; run `discover archive index`",

@@ -63,6 +63,9 @@ def register(app: typer.Typer) -> None:
         heuristics: str = typer.Option(",".join(NAMES), "--heuristics", help="Comma-separated names."),
         out_dir: Path = typer.Option(
             ARCHIVE_DIR / "baselines", "--out-dir", help="With 'build': the folder of the stored sets."),
+        quick: bool = typer.Option(False, "--quick", help="With 'build': skip the n = 800, 1000 sets."),
+        only: str = typer.Option("", "--only", help="With 'build': comma-separated set names to build."),
+        jobs: int = typer.Option(2, "--jobs", help="With 'build': worker processes."),
     ) -> None:
         """Score the baseline heuristics on SET.json, or `build` the stored baseline sets."""
         names = tuple(h.strip() for h in heuristics.split(",") if h.strip())
@@ -70,8 +73,16 @@ def register(app: typer.Typer) -> None:
         if unknown:
             raise UserError(f"option --heuristics: unknown {unknown[0]!r}; known: {', '.join(NAMES)}")
         if target == "build":
-            from evaluator.stored import build_stored_sets
+            from evaluator.stored import build_stored_sets, spec_named
 
-            build_stored_sets(out_dir, console)
+            picked = tuple(x.strip() for x in only.split(",") if x.strip())
+            for name in picked:
+                try:
+                    spec_named(name)
+                except KeyError as e:
+                    raise UserError(f"option --only: {e.args[0]}") from None
+            if jobs < 1:
+                raise UserError(f"option --jobs: {jobs} must be at least 1")
+            build_stored_sets(out_dir, console, names=picked or None, jobs=jobs, skip_large=quick)
             return
         show_scores(Path(target), as_json, names)

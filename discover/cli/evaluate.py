@@ -12,7 +12,7 @@ from rich.table import Table
 from discover.cli.common import ADDRESS_HELP, EXECUTOR_HELP, UserError, console, print_json
 from discover.executors import ExecutorError, make_evaluator, sandbox_builder
 from evaluator.instances import InstanceFileError, InstanceSet, load_set
-from evaluator.sandbox import DEFAULT_TIMEOUT_S, EvalResult
+from evaluator.sandbox import DEFAULT_TIMEOUT_S, EvalResult, SandboxUnsafe
 from evaluator.scoring import Summary, summarize
 
 INSTANCES_PER_WORKER = 16  # below this a second worker costs more to start than it saves
@@ -85,6 +85,8 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
         executor: str = typer.Option("local", "--executor", help=EXECUTOR_HELP),
         ray_address: str = typer.Option("", "--ray-address", help=ADDRESS_HELP),
+        allow_weak: bool = typer.Option(False, "--allow-weak-sandbox",
+                                        help="Run even where the kernel refuses a sandbox layer (named)."),
     ) -> None:
         """Score a heuristic in the sandbox; exit code 1 when its status is not ok."""
         if not entry.isidentifier():
@@ -100,14 +102,15 @@ def register(app: typer.Typer) -> None:
             raise UserError(f"{instances.name}: the set holds no instances")
         workers = max(1, min(_cores(), math.ceil(iset.count / INSTANCES_PER_WORKER)))
         try:
-            build = sandbox_builder(workers=workers, timeout_s=timeout)
+            build = sandbox_builder(workers=workers, timeout_s=timeout, allow_weak=allow_weak)
             with make_evaluator(executor, build, ray_address) as sb:
+                missing = sb.missing_layers
                 result = sb.evaluate(code, iset, entry=entry)
-        except ExecutorError as e:
+        except (ExecutorError, SandboxUnsafe) as e:
             raise UserError(str(e)) from None
         summary = summarize(result.tardiness, iset)
         if as_json:
-            print_json(result_json(result, summary))
+            print_json({**result_json(result, summary), "sandbox_missing_layers": missing})
         else:
             _print_text(file, iset, result, summary)
         if not result.ok:

@@ -13,8 +13,10 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from discover.cli.common import UserError, console, err_console, print_json
+from discover.cli.solve_state import Checkpoint, resumable
 from evaluator.exact import DEFAULT_MEMO_CAP_MB, METHODS, ExactResult, solve_set
-from evaluator.instances import UNKNOWN, InstanceFileError, load_set, save_set
+from evaluator.exact.bb import MEMO_POLICIES
+from evaluator.instances import UNKNOWN, InstanceFileError, load_set
 
 
 def default_output(path: Path) -> Path:
@@ -35,19 +37,6 @@ def _disagreement(i: int, file_opt: int, r: ExactResult) -> dict | None:
         return None
     return {"instance": i, "file_opt": file_opt, "status": r.status, "value": r.value,
             "lower_bound": r.lower_bound}
-
-
-def _extras(old: dict, r: ExactResult, file_opt: int) -> dict:
-    """Return the per-instance extra fields of the solved copy."""
-    ex = dict(old)
-    ex["status"] = r.status
-    ex["seconds"] = round(r.seconds, 4)
-    if not r.optimal:
-        ex["lower_bound"] = r.lower_bound
-        ex["upper_bound"] = r.value
-    if file_opt >= 0 and r.optimal and r.value != file_opt:
-        ex["opt_in_file"] = file_opt
-    return ex
 
 
 def _summary(results: list[ExactResult], path: Path, out: Path, method: str, wall: float,
@@ -88,6 +77,48 @@ def _print_summary(s: dict) -> None:
     _say(f"  wrote {s['output']}")
 
 
+def _write(ckpt: Checkpoint, out: Path) -> None:
+    ckpt.dirty = True
+    try:
+        ckpt.flush()
+    except OSError as e:
+        raise UserError(f"option -o: cannot write {out}: {e.strerror or e}") from None
+
+
+def _solve_with_progress(path, iset, method, time_limit, jobs, memo, ckpt, done):
+    """Solve the set under a progress bar: instances done, the hardest so far, the peak memo size."""
+    hardest = [0.0, -1]
+    peak = [max((r.memo_mb for r in done.values()), default=0.0)]
+
+    def info() -> str:
+        worst = f"hardest #{hardest[1]} {hardest[0]:.1f} s" if hardest[1] >= 0 else "hardest -"
+        return f"{worst}, memo peak {peak[0]:.0f} MiB, rss {_rss_mb():.0f} MiB"
+
+    with Progress(TextColumn("solving {task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), TextColumn("{task.fields[info]}"), console=err_console,
+                  transient=True) as bar:
+        task = bar.add_task(path.name, total=iset.count, completed=len(done), info=info())
+
+        def progress(count, total, i, r):
+            if r.seconds >= hardest[0]:
+                hardest[:] = [r.seconds, i]
+            peak[0] = max(peak[0], r.memo_mb)
+            ckpt.add(i, r)
+            bar.update(task, completed=count, info=info())
+
+        return solve_set(iset, method, time_limit, jobs, memo_cap_mb=memo[0], memo_policy=memo[1],
+                         progress=progress, done=done)
+
+
+def _rss_mb() -> float:
+    """Return the peak resident memory of this process (not of its workers) in MiB, 0 where unknown."""
+    try:
+        import resource
+    except ImportError:
+        return 0.0
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def register(app: typer.Typer) -> None:
     """Add ``discover solve`` to the app."""
 
@@ -100,9 +131,14 @@ def register(app: typer.Typer) -> None:
         out: Path = typer.Option(None, "-o", "--out", help="Output file (default: ./SET.solved.json)."),
         memo_cap_mb: int = typer.Option(DEFAULT_MEMO_CAP_MB, "--memo-cap-mb", help="Memo cap in MiB (bb)."),
         as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+        restart: bool = typer.Option(False, "--restart", help="Ignore an earlier output; solve all again."),
+        memo_policy: str = typer.Option("stop", "--memo-policy",
+                                        help="bb at its memo cap: stop, or reset the memo and go on."),
     ) -> None:
         """Solve every instance exactly; write a copy with opt, status and seconds per instance.
 
+        The output is rewritten as instances finish (every 10 s at most) and on Ctrl-C; running the
+        same command again resumes, reusing the instances already solved to optimality.
         Optima in the file that the solver contradicts are reported per instance; the exit code is then 1.
         """
         if method not in METHODS:
@@ -113,6 +149,9 @@ def register(app: typer.Typer) -> None:
             raise UserError(f"option --jobs: {jobs} must be at least 1")
         if memo_cap_mb < 1:
             raise UserError(f"option --memo-cap-mb: {memo_cap_mb} must be at least 1")
+        if memo_policy not in MEMO_POLICIES:
+            known = ", ".join(MEMO_POLICIES)
+            raise UserError(f"option --memo-policy: {memo_policy!r} must be one of {known}")
         try:
             iset = load_set(path)
         except InstanceFileError as e:
@@ -125,24 +164,28 @@ def register(app: typer.Typer) -> None:
         if method == "mip" and time_limit is None and iset.count and int(iset.sizes.max()) > 20:
             err_console.print("warning: the MIP without --time-limit can take hours beyond 20 jobs "
                               "(the study's Gurobi runs needed up to 1,235 s at n = 20)", soft_wrap=True)
+        try:
+            done = {} if restart else resumable(out, iset, method)
+        except ValueError as e:
+            raise UserError(f"option -o: {e}") from None
+        if done:
+            err_console.print(f"resuming: {len(done)} of {iset.count} instances already solved in "
+                              f"{escape(str(out))}", soft_wrap=True)
+        ckpt = Checkpoint(iset, out, done)
         t0 = time.perf_counter()
         try:
-            with Progress(TextColumn("solving {task.description}"), BarColumn(), MofNCompleteColumn(),
-                          TimeElapsedColumn(), console=err_console, transient=True) as bar:
-                task = bar.add_task(path.name, total=iset.count)
-                results = solve_set(iset, method, time_limit, jobs, memo_cap_mb=memo_cap_mb,
-                                    progress=lambda done, total, i, r: bar.update(task, completed=done))
+            results = _solve_with_progress(path, iset, method, time_limit, jobs, (memo_cap_mb, memo_policy),
+                                           ckpt, done)
         except ValueError as e:
             raise UserError(f"{path.name}: {e}") from None
+        except KeyboardInterrupt:
+            _write(ckpt, out)
+            err_console.print(f"interrupted: {ckpt.solved} of {iset.count} instances solved, kept in "
+                              f"{escape(str(out))}; run the same command again to resume", soft_wrap=True)
+            raise typer.Exit(130) from None
         wall = time.perf_counter() - t0
+        _write(ckpt, out)
         disagreements = [x for i, r in enumerate(results) if (x := _disagreement(i, int(iset.opt[i]), r))]
-        opt = np.array([r.value if r.optimal else iset.opt[i] for i, r in enumerate(results)], dtype=np.int64)
-        old = iset.extras or tuple({} for _ in range(iset.count))
-        extras = tuple(_extras(old[i], r, int(iset.opt[i])) for i, r in enumerate(results))
-        try:
-            save_set(iset.with_fields(opt=opt, extras=extras), out)
-        except OSError as e:
-            raise UserError(f"option -o: cannot write {out}: {e.strerror or e}") from None
         checked = int(np.sum(iset.opt != UNKNOWN))
         summary = _summary(results, path, out, method, wall, checked, disagreements)
         for x in disagreements:

@@ -28,17 +28,22 @@ def _push(stack, sp, lo, hi, rmin, rmax, t, start):
 
 
 @njit(cache=True)
-def reconstruct(pe, de, rk, jr, b, bkeys, binfo, pt, pv, pdn, root_dec, edl, spl, rbuf, dead, out):
-    """Write an optimal sequence (EDD indices) into ``out``; return 0, or -1 if a decision is missing.
+def reconstruct(pe, de, rk, jr, b, bkeys, binfo, pt, pv, pdn, root_dec, edl, spl, rbuf, dead, out, miss,
+                mjobs):
+    """Write an optimal sequence (EDD indices) into ``out``; return the number of boxes left open.
 
     Each box is reduced as in the search (the fixed jobs go to its ends), then sequenced by its
     stored decision, or as a leaf. ``root_dec`` overrides the root's decision unless it is ``NONE``.
+    A box whose decision is no longer in the memo (dropped by the memo policy) is left open: row
+    ``q`` of ``miss`` holds its (first position in ``out``, size, start time) and ``mjobs`` its
+    members at those positions, for the caller to sequence. -1 means an invalid decision.
     """
     n = pe.shape[0]
     stack = np.empty((n + 2, 6), np.int64)
     _push(stack, 0, 0, n - 1, 0, n - 1, 0, 0)
     sp = 1
     root = True
+    nmiss = 0
     while sp > 0:
         sp -= 1
         t = stack[sp, 4]
@@ -68,7 +73,13 @@ def reconstruct(pe, de, rk, jr, b, bkeys, binfo, pt, pv, pdn, root_dec, edl, spl
             elif lb == us:
                 dec = SPT
             else:
-                return -1
+                miss[nmiss, 0] = start
+                miss[nmiss, 1] = m
+                miss[nmiss, 2] = t
+                nmiss += 1
+                for q in range(m):
+                    mjobs[start + q] = edl[q]
+                continue
         if dec == EDD:
             for q in range(m):
                 out[start + q] = edl[q]
@@ -89,4 +100,4 @@ def reconstruct(pe, de, rk, jr, b, bkeys, binfo, pt, pv, pdn, root_dec, edl, spl
             sp += 2
         else:
             return -1
-    return 0
+    return nmiss

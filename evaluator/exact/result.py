@@ -33,6 +33,10 @@ class ExactResult:
         ``"bb"``, ``"mip"`` or ``"dp"``.
     message
         Why the solve stopped early (empty when optimal).
+    cpu_seconds
+        CPU time of the solving process over the solve (0 where not measured).
+    memo_mb
+        Size of the memo table at the end of a ``bb`` solve, in MiB: its peak, as it only grows.
 
     Raises
     ------
@@ -49,6 +53,8 @@ class ExactResult:
     nodes: int = 0
     method: str = "bb"
     message: str = field(default="")
+    cpu_seconds: float = 0.0
+    memo_mb: float = 0.0
 
     def __post_init__(self) -> None:
         if self.status not in STATUSES:
@@ -112,3 +118,27 @@ def verified(p: np.ndarray, d: np.ndarray, order: np.ndarray, value: int, method
     if got != value:
         raise RuntimeError(f"{method}: internal error, the order has tardiness {got}, not {value}")
     return order
+
+
+_RECORD_FIELDS = ("value", "status", "lower_bound", "seconds", "nodes", "method", "message", "cpu_seconds",
+                  "memo_mb")
+
+
+def to_record(r: ExactResult) -> dict:
+    """Return a result as a JSON-ready dict (without the sequence)."""
+    return {f: getattr(r, f) for f in _RECORD_FIELDS}
+
+
+def from_record(rec: dict) -> ExactResult:
+    """Return the result a record of ``to_record`` describes; its sequence is empty (not kept).
+
+    Raises
+    ------
+    ValueError
+        On a missing field or values an ``ExactResult`` refuses.
+    """
+    missing = [f for f in _RECORD_FIELDS if f not in rec]
+    if missing:
+        raise ValueError(f"field {missing[0]!r} is missing")
+    kw = {f: rec[f] for f in _RECORD_FIELDS}
+    return ExactResult(order=np.zeros(0, np.int64), **kw)

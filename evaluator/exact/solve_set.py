@@ -22,10 +22,13 @@ Progress = Callable[[int, int, int, ExactResult], None]
 
 
 def solve_one(p, d, method: str = "bb", time_limit: float | None = None,
-              memo_cap_mb: int = DEFAULT_MEMO_CAP_MB) -> ExactResult:
-    """Solve one instance with the named method (``time_limit`` is ignored by ``dp``)."""
+              memo_cap_mb: int = DEFAULT_MEMO_CAP_MB, clock: str = "wall", memo_policy: str = "stop"
+              ) -> ExactResult:
+    """Solve one instance with the named method (``time_limit`` is ignored by ``dp``; ``clock`` and
+    ``memo_policy`` are bb's)."""
     if method == "bb":
-        return solve(p, d, time_limit=time_limit, memo_cap_mb=memo_cap_mb)
+        return solve(p, d, time_limit=time_limit, memo_cap_mb=memo_cap_mb, clock=clock,
+                     memo_policy=memo_policy)
     if method == "mip":
         return solve_mip(p, d, time_limit=time_limit)
     if method == "dp":
@@ -39,8 +42,8 @@ def _warm_up(method: str = "bb") -> None:
 
 
 def _worker(task: tuple) -> tuple[int, ExactResult]:
-    index, p, d, method, time_limit, memo_cap_mb = task
-    return index, solve_one(p, d, method, time_limit, memo_cap_mb)
+    index, p, d, method, time_limit, memo_cap_mb, clock, policy = task
+    return index, solve_one(p, d, method, time_limit, memo_cap_mb, clock, policy)
 
 
 def solve_set(
@@ -50,8 +53,14 @@ def solve_set(
     jobs: int = 1,
     progress: Progress | None = None,
     memo_cap_mb: int = DEFAULT_MEMO_CAP_MB,
+    done: dict[int, ExactResult] | None = None,
+    clock: str = "wall",
+    memo_policy: str = "stop",
 ) -> list[ExactResult]:
     """Solve every instance of a set; return the results in instance order.
+
+    Interrupting (Ctrl-C) raises ``KeyboardInterrupt`` once the workers are stopped; the results
+    passed to ``progress`` so far are the ones to keep, and ``done`` resumes from them.
 
     Parameters
     ----------
@@ -67,6 +76,13 @@ def solve_set(
         Called after each instance as ``progress(done, total, index, result)``.
     memo_cap_mb
         Memo cap per instance of ``bb``.
+    done
+        Results already known, by instance index: they are returned as given, not solved again
+        (``progress`` counts them as done but is not called for them).
+    clock
+        What ``time_limit`` counts for ``bb``: ``"wall"`` or ``"cpu"`` seconds.
+    memo_policy
+        What ``bb`` does at its memo cap: ``"stop"`` or ``"reset"`` (see ``bb.solve``).
 
     Raises
     ------
@@ -85,29 +101,47 @@ def solve_set(
         raise ValueError(f"the subset DP handles at most {MAX_DP_JOBS} jobs; instance {i} has "
                          f"{int(sizes[i])}")
     total = iset.count
-    results: list[ExactResult | None] = [None] * total
-    tasks = [(i, *iset.get(i), method, time_limit, memo_cap_mb) for i in range(total)]
+    known = dict(done or {})
+    bad = [i for i in known if not 0 <= i < total]
+    if bad:
+        raise ValueError(f"done holds instance {bad[0]}, but the set has {total} instances")
+    results: list[ExactResult | None] = [known.get(i) for i in range(total)]
+    tasks = [(i, *iset.get(i), method, time_limit, memo_cap_mb, clock, memo_policy)
+             for i in range(total) if i not in known]
+    if not tasks:
+        return results  # type: ignore[return-value]
     _warm_up(method)  # before the workers start, so that they load the cache rather than compile
-    if jobs == 1 or total <= 1:
-        for done, task in enumerate(tasks, start=1):
+    if jobs == 1 or len(tasks) <= 1:
+        for count, task in enumerate(tasks, start=len(known) + 1):
             i, r = _worker(task)
             results[i] = r
             if progress is not None:
-                progress(done, total, i, r)
+                progress(count, total, i, r)
         return results  # type: ignore[return-value]
     ctx = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=min(jobs, total), mp_context=ctx, initializer=_warm_up,
-                             initargs=(method,)) as pool:
+    pool = ProcessPoolExecutor(max_workers=min(jobs, len(tasks)), mp_context=ctx, initializer=_warm_up,
+                               initargs=(method,))
+    try:
         futures = [pool.submit(_worker, task) for task in tasks]
-        try:
-            for done, fut in enumerate(as_completed(futures), start=1):
-                i, r = fut.result()
-                r = dataclasses.replace(r)  # re-validates and makes the order read-only again
-                results[i] = r
-                if progress is not None:
-                    progress(done, total, i, r)
-        except BaseException:
-            for fut in futures:
-                fut.cancel()
-            raise
+        for count, fut in enumerate(as_completed(futures), start=len(known) + 1):
+            i, r = fut.result()
+            r = dataclasses.replace(r)  # re-validates and makes the order read-only again
+            results[i] = r
+            if progress is not None:
+                progress(count, total, i, r)
+    except BaseException:
+        _stop(pool)
+        raise
+    pool.shutdown()
     return results  # type: ignore[return-value]
+
+
+def _stop(pool: ProcessPoolExecutor) -> None:
+    """Stop a pool at once: drop the queued tasks and end the workers still solving."""
+    procs = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for proc in procs:
+        if proc.is_alive():
+            proc.terminate()
+    for proc in procs:
+        proc.join(timeout=5)

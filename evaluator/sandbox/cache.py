@@ -1,9 +1,12 @@
 """The evaluation cache: the same program on the same set with the same seed is scored once.
 
-Keys hash the normalised code (an AST dump without layout, comments or docstrings), the entry
-name, ``evaluator.EVALUATOR_VERSION``, the set's sha256, the seed and, for results that depend
-on it, the cascade. Results that depend on the machine (timeouts, memory, crashes) are never
-stored. Entries live in memory and, given a path, in a SQLite file shared across runs.
+Keys hash what runs: the code object the candidate's process executes (its bytecode, constants
+and docstrings, names, line and column table, recursively), the Python version that compiled
+it, the entry name, ``evaluator.EVALUATOR_VERSION``, the set's sha256, the seed and, for
+results that depend on it, the cascade. Two texts share a key only when they compile to the
+same code, so nothing a running program can observe of itself differs between them. Results
+that depend on the machine (timeouts, memory, crashes) are never stored. Entries live in
+memory and, given a path, in a SQLite file shared across runs.
 """
 
 from __future__ import annotations
@@ -11,24 +14,58 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
+import sys
 import threading
 from pathlib import Path
+from types import CodeType
+from typing import Any
 
 import numpy as np
 
 from evaluator import EVALUATOR_VERSION
-from evaluator.sandbox.policy import normalized_dump
+from evaluator.sandbox.policy import compile_candidate
 from evaluator.sandbox.result import EvalResult
 
-SCHEMA = 1
+SCHEMA = 2
+_CODE_FIELDS = (
+    "co_argcount", "co_posonlyargcount", "co_kwonlyargcount", "co_nlocals", "co_stacksize", "co_flags",
+    "co_code", "co_names", "co_varnames", "co_freevars", "co_cellvars", "co_filename", "co_name",
+    "co_qualname", "co_firstlineno", "co_linetable", "co_exceptiontable",
+)
+
+
+def code_digest(code: CodeType) -> str:
+    """Return a sha256 of everything in a code object, nested code objects included."""
+    h = hashlib.sha256(sys.implementation.cache_tag.encode())
+    _feed(h, code)
+    return h.hexdigest()
+
+
+def _feed(h: Any, value: Any) -> None:
+    if isinstance(value, CodeType):
+        h.update(b"C")
+        for name in _CODE_FIELDS:
+            _feed(h, getattr(value, name, None))
+        _feed(h, value.co_consts)
+    elif isinstance(value, tuple):
+        h.update(b"T%d(" % len(value))
+        for v in value:
+            _feed(h, v)
+        h.update(b")")
+    elif isinstance(value, frozenset):  # its repr order depends on the hash seed
+        h.update(b"F" + repr(sorted(repr(v) for v in value)).encode())
+    else:
+        text = repr(value).encode()
+        h.update(b"%s:%d:" % (type(value).__name__.encode(), len(text)) + text)
 
 
 def cache_key(code: str, entry: str, set_sha256: str, seed: int, variant: str = "") -> str | None:
-    """Return the cache key of an evaluation, or None when the code does not parse."""
-    dump = normalized_dump(code)
-    if dump is None:
+    """Return the cache key of an evaluation, or None when the code does not compile."""
+    compiled, _ = compile_candidate(code)
+    if compiled is None:
         return None
-    text = json.dumps([SCHEMA, EVALUATOR_VERSION, dump, entry, set_sha256, int(seed), variant])
+    parts = [SCHEMA, EVALUATOR_VERSION, code_digest(compiled), entry, set_sha256, int(seed), variant]
+    text = json.dumps(parts)
     return hashlib.sha256(text.encode()).hexdigest()
 
 

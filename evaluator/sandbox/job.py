@@ -1,7 +1,8 @@
 """One evaluation in flight: its phases, the shards' outcomes, and the deterministic final result.
 
 The parent computes every tardiness itself, from its own copy of the instances and the orders a
-worker sent back; nothing the candidate could touch is trusted beyond "these are the orders".
+candidate's process sent back; nothing the candidate could touch is trusted beyond "these are
+the orders", and a status the parent did not ask for (``stopped``) is refused.
 """
 
 from __future__ import annotations
@@ -140,6 +141,10 @@ class Job:
             i = int(done_idx[k])
             return Outcome("invalid_output", i, f"instance {i}: the returned order is not a permutation",
                            done_idx[:k], values[:k], secs[:k])
+        if status == "stopped" and (done == len(idx) or self.stop_at() > int(idx[done])):
+            at = int(idx[min(done, len(idx) - 1)])
+            return Outcome("error", at, f"instance {at}: the candidate's process claimed it was told to stop"
+                           " before this instance, and it was not", done_idx, values, secs, cacheable=False)
         if status in ("ok", "stopped"):
             return Outcome(status, None, "", done_idx, values, secs)
         fail = reply.get("fail")

@@ -8,15 +8,17 @@ from __future__ import annotations
 
 import ast
 from dataclasses import dataclass
+from types import CodeType
 
 ALLOWED_MODULES = frozenset({
     "numpy", "math", "heapq", "itertools", "functools", "collections", "bisect", "operator", "random",
-    "evaluator.helpers",
+    "evaluator.helpers", "numba",
 })
 """Modules (with their submodules) a candidate may import."""
 
 DENIED_MODULES = frozenset({
     "numpy.ctypeslib", "numpy.f2py", "numpy.distutils", "numpy.testing", "numpy.typing",
+    "numba.cuda", "numba.pycc", "numba.testing", "numba.tests", "numba.misc", "numba.core.unsafe",
 })
 """Submodules of allowed packages that reach native code, files or the interpreter."""
 
@@ -68,6 +70,9 @@ def inspect(code: str, entry: str = "schedule", enforce: bool = True) -> Verdict
     tree, err = parse(code)
     if tree is None:
         return Verdict("error", err)
+    _, err = _compile(tree)
+    if err:
+        return Verdict("error", err)
     reason = _forbidden(tree) if enforce else ""
     if reason:
         return Verdict("refused", reason)
@@ -92,26 +97,28 @@ def parse(code: str) -> tuple[ast.Module | None, str]:
     return strip_main_guard(tree), ""
 
 
+def compile_candidate(code: str) -> tuple[CodeType | None, str]:
+    """Return the code object a candidate's process executes, or (None, reason) naming the line.
+
+    Compiling catches what parsing does not, e.g. a module-level ``return`` or ``yield``.
+    """
+    tree, err = parse(code)
+    return (None, err) if tree is None else _compile(tree)
+
+
+def _compile(tree: ast.Module) -> tuple[CodeType | None, str]:
+    try:
+        return compile(tree, "<candidate>", "exec", dont_inherit=True), ""
+    except SyntaxError as e:
+        return None, f"line {e.lineno}: SyntaxError: {e.msg}"
+    except (ValueError, RecursionError, MemoryError) as e:
+        return None, f"cannot compile the code: {type(e).__name__}: {e}"[:300]
+
+
 def strip_main_guard(tree: ast.Module) -> ast.Module:
     """Drop top-level ``if __name__ == "__main__":`` blocks: they never run in the sandbox."""
     tree.body = [s for s in tree.body if not _is_main_guard(s)] or [ast.Pass(lineno=1, col_offset=0)]
     return tree
-
-
-def normalized_dump(code: str) -> str | None:
-    """Return an AST dump blind to layout, comments, docstrings and the main guard (None if unparsable)."""
-    tree, _ = parse(code)
-    if tree is None:
-        return None
-    for node in ast.walk(tree):
-        body = getattr(node, "body", None)
-        if (isinstance(node, (ast.Module, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
-                and body and _is_docstring(body[0])):
-            node.body = body[1:] or [ast.Pass()]
-    try:
-        return ast.dump(tree, annotate_fields=True, include_attributes=False)
-    except RecursionError:
-        return None
 
 
 def _is_main_guard(stmt: ast.stmt) -> bool:
@@ -129,9 +136,14 @@ def _is_docstring(stmt: ast.stmt) -> bool:
             and isinstance(stmt.value.value, str))
 
 
+def module_denied(name: str) -> bool:
+    """Say whether a module (dotted name) is one of, or inside, ``DENIED_MODULES``."""
+    return any(name == m or name.startswith(m + ".") for m in DENIED_MODULES)
+
+
 def module_allowed(name: str) -> bool:
     """Say whether a module (dotted name) may be imported by a candidate."""
-    if any(name == m or name.startswith(m + ".") for m in DENIED_MODULES):
+    if module_denied(name):
         return False
     return any(name == m or name.startswith(m + ".") for m in ALLOWED_MODULES)
 
@@ -165,8 +177,10 @@ def _forbidden(tree: ast.Module) -> str:
             if node.level:
                 return line + "relative imports are not allowed"
             for a in node.names:
-                if not (module_allowed(mod) or module_allowed(f"{mod}.{a.name}")):
-                    return line + _import_reason(mod if mod != "evaluator" else f"{mod}.{a.name}")
+                full = f"{mod}.{a.name}"
+                if not (module_allowed(mod) and not module_denied(full) or module_allowed(full)):
+                    named = mod if mod != "evaluator" and not module_denied(full) else full
+                    return line + _import_reason(named)
                 imported.add(a.asname or a.name)
         elif isinstance(node, ast.Name):
             if node.id in FORBIDDEN_NAMES:

@@ -1,9 +1,11 @@
-"""A pool of long-lived workers, one driver thread each, fed shards of candidate evaluations.
+"""A pool of zygotes, one driver thread each, fed shards of candidate evaluations.
 
 A job (one candidate on one set) is cut into shards of consecutive instances with about equal
-Σn²; each shard gets that share of the job's time budget (plus a small grace) as its wall-clock
-deadline. A driver thread sends a shard to its worker and waits; on a deadline, a crash or a
-garbled reply it kills the worker's whole group and starts a fresh one.
+Σn²; each shard gets that share of the job's time budget (plus a small grace) as its CPU-time
+budget, and a wall-clock backstop. A driver thread sends a shard to its zygote, which forks a
+fresh confined process for it and reports how that process ended and what it wrote; the driver
+checks the reply (its nonce, its frame, its orders) and scores nothing the child computed. A
+process killed from outside, or a zygote that dies, gets the shard once more on a fresh process.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import logging
 import math
 import os
 import queue
+import secrets
 import signal
 import threading
 import time
@@ -22,16 +25,20 @@ import numpy as np
 
 from evaluator.sandbox import protocol
 from evaluator.sandbox.job import Job, Outcome
+from evaluator.sandbox.layers import EXIT_CONFINE_FAILED
 from evaluator.sandbox.process import NO_STOP, WorkerProcess, WorkerStartError
 
 log = logging.getLogger(__name__)
 
-SHARD_GRACE_S = 0.25  # per shard, for compiling the code and the round trip
+SHARD_GRACE_S = 0.25  # CPU seconds per shard, for compiling the code and confining the process
 MIN_SHARD = 16  # fewer instances than this per shard is not worth a round trip
 LOAD_TIMEOUT_S = 60.0
-SETS_PER_WORKER = 4  # instance sets a worker keeps loaded (least recently used dropped first)
-RECYCLE_CPU_FRACTION = 0.5  # replace a worker once it has used this much of its CPU-seconds limit
-RECYCLE_RSS_FRACTION = 0.5  # ... or holds this much of its memory limit
+SETS_PER_WORKER = 4  # instance sets a zygote keeps loaded (least recently used dropped first)
+WALL_FACTOR, WALL_EXTRA_S = 3.0, 2.0  # wall-clock backstop of a shard: 3 × its CPU budget + 2 s
+ZYGOTE_GRACE_S = 30.0  # beyond the backstop, how long the zygote may take to report (warming numba)
+MAX_REPLY_HEADER = 4096  # bytes of a reply's JSON header
+REPLY_FIELDS = frozenset({"nonce", "status", "done", "fail", "error"})
+RETRY = "retry"  # an outcome that says: killed from outside, run the shard again on a fresh process
 
 
 @dataclass(frozen=True)
@@ -53,14 +60,25 @@ def split(indices: np.ndarray, sizes: np.ndarray, parts: int) -> list[np.ndarray
     return [c for c in np.split(indices, np.unique(cuts)) if len(c)]
 
 
+UNSAFE = "the sandbox refuses to run untrusted code"
+
+
+class SandboxUnsafe(WorkerStartError):
+    """The kernel refused a confinement layer and the caller did not allow running without it."""
+
+
 class Pool:
     """Driver threads with one worker each; ``run`` queues a job's shards."""
 
-    def __init__(self, workers: int, memory_mb: int, cpu_s: int, audit: bool, serial: int):
+    def __init__(self, workers: int, memory_mb: int, cpu_s: int, audit: bool, serial: int,
+                 allow_weak: bool = False, without: tuple[str, ...] = ()):
         self.size = workers
+        self.allow_weak = allow_weak
+        self._warned = False
         self.memory_mb = memory_mb
         self.cpu_s = cpu_s
         self.audit = audit
+        self.without = without
         self.serial = serial
         self._tasks: queue.Queue[Task | None] = queue.Queue()
         self._closing = threading.Event()
@@ -79,7 +97,16 @@ class Pool:
         for ev in self._ready:
             ev.wait(timeout_s)
         if self.start_errors:
-            raise WorkerStartError(next(iter(self.start_errors.values())))
+            text = next(iter(self.start_errors.values()))
+            raise (SandboxUnsafe if text.startswith(UNSAFE) else WorkerStartError)(text)
+
+    def layers(self) -> dict[str, str]:
+        """Return the layers the zygotes reported: "" where one holds, the reason where it is missing."""
+        out: dict[str, str] = {}
+        for info in list(self.info.values()):
+            for name, why in dict(info.get("layers", {})).items():
+                out[name] = out.get(name) or str(why)
+        return out
 
     def run(self, job: Job) -> None:
         """Queue the shards of the job's current phase."""
@@ -122,7 +149,7 @@ class Pool:
 
     def _spawn(self, slot: int) -> WorkerProcess | None:
         try:
-            w = WorkerProcess(slot, self.memory_mb, self.cpu_s, self.audit, self.serial)
+            w = WorkerProcess(slot, self.memory_mb, self.cpu_s, self.audit, self.serial, self.without)
         except Exception as e:  # noqa: BLE001 - e.g. out of file descriptors: report, retry later
             self.start_errors[slot] = f"sandbox worker failed to start: {e}"
             return None
@@ -132,12 +159,23 @@ class Pool:
             w.kill()
             return None
         try:
-            self.info[slot] = w.handshake()
-            self.start_errors.pop(slot, None)
-            return w
+            hello = w.handshake()
         except WorkerStartError as e:
             self.start_errors[slot] = str(e)
             return None
+        missing = ", ".join(f"{k} ({v})" for k, v in dict(hello.get("layers", {})).items() if v)
+        if missing and not self.allow_weak:
+            self._retire(slot, w)
+            self.start_errors[slot] = str(SandboxUnsafe(
+                f"the sandbox refuses to run untrusted code: the kernel refused {missing}; to run it anyway,"
+                " allow it explicitly (--allow-weak-sandbox, evaluation.allow_weak_sandbox = true)"))
+            return None
+        if missing and not self._warned:
+            self._warned = True
+            log.warning("sandbox: running untrusted code without %s (allowed explicitly)", missing)
+        self.info[slot] = hello
+        self.start_errors.pop(slot, None)
+        return w
 
     def _retire(self, slot: int, w: WorkerProcess) -> None:
         w.kill()
@@ -157,20 +195,18 @@ class Pool:
             if w is None:
                 w = self._spawn(slot)
                 if w is None:
-                    reason = self.start_errors.get(slot, "no worker")
-                    task.job.record(task.indices, Outcome.failure("error", int(task.indices[0]), reason,
-                                                                  cacheable=False))
+                    task.job.record(task.indices, self._no_zygote(slot, task))
                     continue
             try:
-                outcome, healthy = self._run_task(w, task)
+                w, outcome, healthy = self._attempt(slot, w, task)
             except Exception as e:  # noqa: BLE001 - a bug here must not kill the driver
                 log.exception("sandbox driver %d failed", slot)
                 outcome, healthy = Outcome.failure("error", int(task.indices[0]),
                                                    f"internal sandbox error: {e}", cacheable=False), False
-            if self._closing.is_set():  # the worker was killed under it: not the candidate's fault
+            if self._closing.is_set():  # the zygote was killed under it: not the candidate's fault
                 task.job.abort("the sandbox is closed")
                 break
-            if not healthy or self._worn(w):
+            if w is not None and not healthy:
                 self._retire(slot, w)  # kill before reporting, so no process outlives its result
                 w = None
             try:
@@ -184,12 +220,25 @@ class Pool:
             with self._lock:
                 self._workers.pop(slot, None)
 
-    def _worn(self, w: WorkerProcess) -> bool:
-        return (w.cpu_seconds() > RECYCLE_CPU_FRACTION * self.cpu_s
-                or w.rss_mb() > RECYCLE_RSS_FRACTION * self.memory_mb)
+    def _no_zygote(self, slot: int, task: Task) -> Outcome:
+        reason = self.start_errors.get(slot, "no sandbox process")
+        return Outcome.failure("error", int(task.indices[0]), reason, cacheable=False)
 
-    def _run_task(self, w: WorkerProcess, task: Task) -> tuple[Outcome, bool]:
-        """Run one shard on a worker; return the outcome and whether the worker is still usable."""
+    def _attempt(self, slot: int, w: WorkerProcess, task: Task) -> tuple[WorkerProcess | None, Outcome, bool]:
+        """Run a shard; once more on a fresh process when the first was killed from outside."""
+        outcome, healthy = self._run_task(w, task, last_try=False)
+        if outcome.status != RETRY:
+            return w, outcome, healthy
+        if not healthy:
+            self._retire(slot, w)
+            if self._closing.is_set() or (fresh := self._spawn(slot)) is None:
+                return None, self._no_zygote(slot, task), True
+            w = fresh
+        outcome, healthy = self._run_task(w, task, last_try=True)
+        return w, outcome, healthy
+
+    def _run_task(self, w: WorkerProcess, task: Task, last_try: bool) -> tuple[Outcome, bool]:
+        """Run one shard in a fresh process; return the outcome and whether the zygote is still usable."""
         job, idx = task.job, task.indices
         first = int(idx[0])
         if job.stop_at() <= first or job.future.cancelled():
@@ -207,49 +256,91 @@ class Pool:
                     w.send({"op": "drop", "key": old}, deadline=time.monotonic() + LOAD_TIMEOUT_S)
             except (protocol.Timeout, protocol.ProtocolError):
                 w.kill()
-                return Outcome.failure("error", first, f"the sandbox worker {w.exit_description()} while"
+                if not last_try:
+                    return Outcome(RETRY), False
+                return Outcome.failure("error", first, f"the sandbox's zygote {w.exit_description()} while"
                                        " loading the instances", cacheable=False), False
         w.loaded.move_to_end(job.set_key)
         w.set_stop(job.stop_at())
         job.attach(w)
         try:
-            return self._exchange(w, task)
+            return self._exchange(w, task, last_try)
         finally:
             job.detach(w)
             w.set_stop(NO_STOP)
 
-    def _exchange(self, w: WorkerProcess, task: Task) -> tuple[Outcome, bool]:
+    def _exchange(self, w: WorkerProcess, task: Task, last_try: bool) -> tuple[Outcome, bool]:
         job, idx = task.job, task.indices
+        nonce = secrets.token_hex(16)
+        jobs = int(np.sum(job.iset.sizes[idx]))
+        max_reply = protocol.HEADER.size + MAX_REPLY_HEADER + 8 * (jobs + len(idx))
+        wall_s = WALL_FACTOR * task.budget_s + WALL_EXTRA_S
         meta = {"op": "run", "key": job.set_key, "code": job.code, "entry": job.entry, "seed": job.seed,
-                "policy": job.enforce_policy}
-        deadline = time.monotonic() + task.budget_s
-        max_blob = 8 * int(np.sum(job.iset.sizes[idx])) + 8 * len(idx)
+                "policy": job.enforce_policy, "nonce": nonce, "cpu_s": task.budget_s, "wall_s": wall_s,
+                "max_reply": max_reply}
+        deadline = time.monotonic() + wall_s + ZYGOTE_GRACE_S
         try:
             w.send(meta, idx.astype("<i8").tobytes(), deadline)
-            reply, blob = w.receive(deadline, max_blob)
-        except protocol.Timeout:
-            at = w.progress()
+            head, raw = w.receive(deadline, max_reply + 1)
+        except (protocol.Timeout, protocol.ProtocolError) as e:
+            w.kill()  # the zygote itself hung or died: never the candidate's doing, so try again once
+            if not last_try:
+                return Outcome(RETRY), False
+            what = "stopped answering" if isinstance(e, protocol.Timeout) else w.exit_description()
+            return Outcome.failure("error", int(idx[0]), f"instance {int(idx[0])}: the sandbox's zygote"
+                                   f" {what} twice while running the candidate", cacheable=False), False
+        if head.get("op") != "result" or head.get("nonce") != nonce:
             w.kill()
-            at = at if at in set(idx.tolist()) else int(idx[0])
-            return Outcome.failure(
-                "timeout", at, f"instance {at}: timed out: the candidate exceeded its wall-clock budget of "
-                f"{job.timeout_s:g} s for this set", cacheable=False), False
-        except protocol.ProtocolError as e:
-            at = w.progress()
-            w.kill()
-            at = at if at in set(idx.tolist()) else int(idx[0])
-            return self._crash(w, at, e), False
-        outcome = job.parse_reply(idx, reply, blob)
-        return outcome, not reply.get("retire", False)
+            return Outcome.failure("error", int(idx[0]), "the sandbox's zygote sent an unexpected message",
+                                   cacheable=False), False
+        return judge(job, idx, head, raw, nonce, max_reply, last_try), True
 
-    def _crash(self, w: WorkerProcess, at: int, e: Exception) -> Outcome:
-        if w.exit_signal() == getattr(signal, "SIGXCPU", None):
-            return Outcome.failure("timeout", at, f"instance {at}: the candidate used up the worker's"
-                                   " CPU-time limit", cacheable=False)
-        garbled = not isinstance(e, protocol.PeerClosed)
-        what = f"sent a garbled reply ({e})" if garbled else w.exit_description()
-        return Outcome.failure("error", at, f"instance {at}: the sandboxed process {what} while running the"
-                               " candidate (a crash, os._exit or stray writes)", cacheable=False)
+
+def judge(job: Job, idx: np.ndarray, head: dict, raw: bytes, nonce: str, max_reply: int,
+          last_try: bool) -> Outcome:
+    """Turn the zygote's report on one candidate process (how it ended, what it wrote) into an outcome."""
+    at = head.get("progress")
+    at = at if isinstance(at, int) and at in set(idx.tolist()) else int(idx[0])
+    killed, code = head.get("killed"), head.get("exit")
+    where = f"instance {at}: "
+    if killed == "cpu" or code == -getattr(signal, "SIGXCPU", 0):
+        return Outcome.failure("timeout", at, where + "timed out: the candidate used up its CPU-time budget"
+                               f" of {job.timeout_s:g} s for this set", cacheable=False)
+    if killed == "wall":
+        return Outcome.failure("timeout", at, where + "timed out: the candidate ran past the wall-clock limit"
+                               f" of {WALL_FACTOR:g} × its CPU budget + {WALL_EXTRA_S:g} s (sleeping or"
+                               " blocked)", cacheable=False)
+    if killed == "size":
+        return Outcome.failure("error", at, where + "the candidate's process wrote more than one reply",
+                               cacheable=False)
+    if code == -signal.SIGKILL:  # not the zygote's doing: the OOM killer or someone else
+        if not last_try:
+            return Outcome(RETRY)
+        return Outcome.failure("error", at, where + "the candidate's process was killed by SIGKILL from"
+                               " outside the sandbox, twice (out of memory?)", cacheable=False)
+    if isinstance(code, int) and code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = f"signal {-code}"
+        return Outcome.failure("error", at, where + f"the candidate's process was killed by {name}",
+                               cacheable=False)
+    if code == EXIT_CONFINE_FAILED:
+        return Outcome.failure("error", at, "the sandbox could not confine the candidate's process",
+                               cacheable=False)
+    if code != 0 or not raw:
+        how = "" if code == 0 else f" with code {code}"
+        return Outcome.failure("error", at, where + f"the candidate's process exited{how} before replying"
+                               " (os._exit, a closed reply pipe or a crash)", cacheable=False)
+    try:
+        reply, blob = protocol.decode(raw, max_reply)
+    except protocol.ProtocolError as e:
+        return Outcome.failure("error", at, where + f"the candidate's process sent a reply that is not the"
+                               f" expected frame ({e})", cacheable=False)
+    if reply.get("nonce") != nonce or not set(reply) <= REPLY_FIELDS:
+        return Outcome.failure("error", at, where + "the candidate's process sent a reply that is not the"
+                               " expected frame (wrong nonce or fields)", cacheable=False)
+    return job.parse_reply(idx, reply, blob)
 
 
 def default_workers() -> int:

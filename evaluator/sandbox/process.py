@@ -1,8 +1,9 @@
-"""Parent side of one worker process: start it, talk to it with deadlines, kill its whole group.
+"""Parent side of one zygote process: start it, talk to it with deadlines, kill its whole group.
 
-The worker runs in its own session (hence its own process group), as its own unprivileged user
-id when we are root. Killing it sends SIGKILL to the group, then sweeps any process left in its
-session or under its user id, then reaps it, so neither zombies nor orphans survive.
+The zygote runs in its own session (hence its own process group); the candidates' processes it
+forks run as its slot's own unprivileged user id when we are root. Killing it sends SIGKILL to
+the group, then sweeps any process left in its session or under that user id, then reaps it, so
+neither zombies nor orphans survive.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from typing import Any
 from evaluator.sandbox import confine, protocol
 
 _ROOT = str(Path(__file__).resolve().parents[2])
-_BOOT = f"import sys; sys.path.insert(0, {_ROOT!r}); from evaluator.sandbox.worker import main; main()"
+_BOOT = f"import sys; sys.path.insert(0, {_ROOT!r}); from evaluator.sandbox.zygote import main; main()"
 _PROGRESS = struct.Struct("<qq")
 NO_STOP = (1 << 63) - 1
 UID_BASE = 1_500_000_000
@@ -42,9 +43,10 @@ def worker_uid(slot: int, serial: int) -> int:
 
 
 class WorkerProcess:
-    """One live worker and the pipes, progress page and empty directory it owns."""
+    """One live zygote and the pipes, progress page and empty directory (its future root) it owns."""
 
-    def __init__(self, slot: int, memory_mb: int, cpu_s: int, audit: bool = True, sandbox_serial: int = 0):
+    def __init__(self, slot: int, memory_mb: int, cpu_s: int, audit: bool = True, sandbox_serial: int = 0,
+                 without: tuple[str, ...] = ()):
         self.slot = slot
         self.loaded: OrderedDict[str, None] = OrderedDict()  # sets loaded in the worker, oldest use first
         self.info: dict[str, Any] = {}
@@ -61,7 +63,7 @@ class WorkerProcess:
             flags = ["-s", "-B"] + (["-P"] if sys.version_info >= (3, 11) else [])
             cmd = [sys.executable, *flags, "-c", _BOOT, "--progress-fd", str(memfd),
                    "--memory-mb", str(memory_mb), "--cpu-s", str(cpu_s), "--uid", str(self.uid),
-                   "--parent", str(os.getpid()), "--audit", str(int(audit))]
+                   "--parent", str(os.getpid()), "--audit", str(int(audit)), "--without", ",".join(without)]
             self.proc = subprocess.Popen(
                 cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                 cwd=self.home, env=confine.worker_env(os.environ, self.home), pass_fds=(memfd,),
@@ -105,29 +107,13 @@ class WorkerProcess:
         return protocol.read_message(self.rfd, deadline, max_blob)
 
     def set_stop(self, index: int) -> None:
-        """Tell the worker to stop before running instance ``index`` (or later ones)."""
+        """Tell the candidate's process to stop before running instance ``index`` (or later ones)."""
         if not self.page.closed:
             struct.pack_into("<q", self.page, 8, index)
 
     def progress(self) -> int:
-        """Return the instance the worker last started (as it wrote it: informative only)."""
+        """Return the instance the candidate's process last started (as it wrote it: informative only)."""
         return -1 if self.page.closed else _PROGRESS.unpack_from(self.page, 0)[0]
-
-    def cpu_seconds(self) -> float:
-        """Return the CPU time the worker has used, read from /proc (0 if unavailable)."""
-        try:
-            fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
-            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-        except (OSError, IndexError, ValueError):
-            return 0.0
-
-    def rss_mb(self) -> float:
-        """Return the worker's resident memory in MB, read from /proc (0 if unavailable)."""
-        try:
-            pages = int(Path(f"/proc/{self.pid}/statm").read_text().split()[1])
-            return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
-        except (OSError, IndexError, ValueError):
-            return 0.0
 
     def exit_description(self) -> str:
         """Describe how the worker ended (call after kill())."""

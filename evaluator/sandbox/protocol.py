@@ -1,4 +1,4 @@
-"""Framing between the parent and a worker: a JSON header and raw array bytes, never pickle.
+"""Framing between the parent, a zygote and a candidate's process: JSON header, raw bytes, never pickle.
 
 A message is ``<u32 json length><u64 blob length><json><blob>``. The parent reads a worker's
 messages as untrusted bytes: it bounds both lengths and never evaluates what it reads.
@@ -33,6 +33,28 @@ def encode(meta: dict[str, Any], blob: bytes = b"") -> bytes:
     """Return one framed message."""
     head = json.dumps(meta, separators=(",", ":")).encode()
     return HEADER.pack(len(head), len(blob)) + head + blob
+
+
+def decode(data: bytes, max_blob: int = 1 << 34) -> tuple[dict[str, Any], bytes]:
+    """Decode bytes that must hold exactly one message; raise ProtocolError otherwise."""
+    if len(data) < HEADER.size:
+        raise ProtocolError(f"{len(data)} bytes, shorter than a message header")
+    jlen, blen = HEADER.unpack_from(data)
+    if jlen > MAX_JSON or blen > max_blob:
+        raise ProtocolError(f"message too large ({jlen} + {blen} bytes)")
+    if len(data) != HEADER.size + jlen + blen:
+        raise ProtocolError(f"{len(data)} bytes where one message of {HEADER.size + jlen + blen} was due")
+    return _header(data[HEADER.size:HEADER.size + jlen]), data[HEADER.size + jlen:]
+
+
+def _header(raw: bytes) -> dict[str, Any]:
+    try:
+        meta = json.loads(raw)
+    except (UnicodeDecodeError, ValueError, RecursionError) as e:
+        raise ProtocolError(f"malformed header: {e}") from None
+    if not isinstance(meta, dict):
+        raise ProtocolError("malformed header: not an object")
+    return meta
 
 
 def _wait(fd: int, events: int, deadline: float | None) -> None:
@@ -81,10 +103,5 @@ def read_message(fd: int, deadline: float | None = None,
     jlen, blen = HEADER.unpack(_read_exact(fd, HEADER.size, deadline))
     if jlen > MAX_JSON or blen > max_blob:
         raise ProtocolError(f"message too large ({jlen} + {blen} bytes)")
-    try:
-        meta = json.loads(_read_exact(fd, jlen, deadline))
-    except (UnicodeDecodeError, ValueError, RecursionError) as e:
-        raise ProtocolError(f"malformed header: {e}") from None
-    if not isinstance(meta, dict):
-        raise ProtocolError("malformed header: not an object")
+    meta = _header(_read_exact(fd, jlen, deadline))
     return meta, _read_exact(fd, blen, deadline)

@@ -1,8 +1,9 @@
-"""Inside a worker: run candidate code on a shard of instances and check what it returns.
+"""Inside a candidate's process: run candidate code on a shard of instances and check what it returns.
 
 Every instance gets a fresh module namespace, fresh read-only copies of p and d, and seeds for
 ``random`` and ``numpy.random`` derived from (seed, instance index) alone, so an instance's
-result does not depend on which worker ran it or what ran before.
+result does not depend on which process ran it. ``warm`` runs once in the zygote, before it
+isolates itself, so that everything a candidate may use is already imported.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import builtins
 import functools
 import hashlib
+import math
 import operator
 import random
 import signal
@@ -18,6 +20,7 @@ import sys
 import threading
 import time
 import traceback
+import types
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,6 +37,7 @@ PRELOAD = (
     "numpy.random", "numpy.linalg", "numpy.fft", "numpy.polynomial", "numpy.ma", "numpy.lib.stride_tricks",
     "numpy.rec", "numpy.char", "numpy.strings", "math", "heapq", "itertools", "functools", "collections",
     "collections.abc", "bisect", "operator", "random", "evaluator.helpers", "traceback", "linecache",
+    "numba", "numba.core.boxing", "numba.core.runtime.context",  # what numba's first compile imports
 )
 _SIGNALS = tuple(getattr(signal, n) for n in (
     "SIGALRM", "SIGVTALRM", "SIGPROF", "SIGINT", "SIGTERM", "SIGHUP", "SIGUSR1", "SIGUSR2", "SIGCHLD",
@@ -63,6 +67,32 @@ def warm() -> None:
     np.seterr(all="warn", under="ignore")
 
 
+def warm_numba() -> None:
+    """Compile one small function in memory, so that numba's compiler is initialised once for all.
+
+    numba's first compile in a process takes seconds (its typing and lowering registries); the
+    zygote pays it once, on the first candidate that mentions numba, and every child it forks
+    after that starts warm. It needs no file: ``PRELOAD`` holds the modules it imports lazily.
+    """
+    from numba import njit
+
+    def kernel(p, d, w):
+        n = p.shape[0]
+        key = np.empty(n, np.float64)
+        acc = 0
+        for j in range(n):
+            key[j] = d[j] / max(1, p[j]) + w * math.sqrt(j + 1.0)
+            acc += min(p[j], d[j])
+        order = np.argsort(key, kind="mergesort")
+        seen = [False] * n
+        for j in order:
+            seen[j] = True
+        return order, acc, np.sum(np.maximum(np.cumsum(p[order]) - d[order], 0)), seen[0]
+
+    p = np.array([3, 1, 2], np.int64)
+    njit(cache=False)(kernel)(p, p + 2, 0.5)
+
+
 def _make_unseeded_generators_deterministic() -> None:
     """Let ``default_rng()`` and ``random.Random()`` without a seed draw from the instance's seed."""
     original = np.random.default_rng
@@ -84,6 +114,11 @@ def _make_unseeded_generators_deterministic() -> None:
 def _instance_seed_int() -> int:
     h = hashlib.blake2b(f"{_current_seed[0]}:{_current_seed[1]}".encode(), digest_size=8).digest()
     return int.from_bytes(h, "little")
+
+
+def progress_index(page: Any) -> int:
+    """Return the instance a candidate's process last started, as it wrote it (informative only)."""
+    return _PROGRESS.unpack_from(page, 0)[0]
 
 
 def seed_instance(seed: int, index: int) -> None:
@@ -150,8 +185,9 @@ def _restricted_builtins() -> dict[str, Any]:
     real_import = builtins.__import__
 
     def guarded_import(name, globals=None, locals=None, fromlist=(), level=0):
-        if level or not policy.module_allowed(name) and not all(
-                policy.module_allowed(f"{name}.{f}") for f in (fromlist or ("?",))):
+        subs = [f"{name}.{f}" for f in (fromlist or ())]
+        if level or any(policy.module_denied(s) for s in subs) or not policy.module_allowed(name) and not (
+                subs and all(policy.module_allowed(s) for s in subs)):
             raise ImportError(f"import of '{name}' is not allowed in the sandbox")
         return real_import(name, globals, locals, fromlist, level)
 
@@ -233,10 +269,9 @@ def _describe(exc: BaseException, code_lines: list[str]) -> str:
 
 def run_shard(shard: Shard, progress: Any, refused: list[str]) -> dict[str, Any]:
     """Run the shard's instances in order; stop at the first failure; return the reply header."""
-    tree, err = policy.parse(shard.code)
-    if tree is None:
+    code_obj, err = policy.compile_candidate(shard.code)
+    if code_obj is None:
         return {"status": "error", "fail": int(shard.indices[0]), "error": err}
-    code_obj = compile(tree, "<candidate>", "exec")
     code_lines = shard.code.splitlines()
     base_builtins = _restricted_builtins() if shard.enforce_policy else vars(builtins)
     sys.setrecursionlimit(RECURSION_LIMIT)
@@ -251,8 +286,11 @@ def run_shard(shard: Shard, progress: Any, refused: list[str]) -> dict[str, Any]
         p.setflags(write=False)
         d.setflags(write=False)
         seed_instance(shard.seed, i)
-        namespace = {"__name__": "candidate", "__builtins__": dict(base_builtins)}
-        t0 = time.perf_counter()
+        module = types.ModuleType("candidate")  # importable by name: numba looks functions' modules up
+        namespace = module.__dict__
+        namespace["__builtins__"] = dict(base_builtins)
+        sys.modules["candidate"] = module
+        t0 = time.thread_time()
         status, error = "ok", ""
         try:
             exec(code_obj, namespace)
@@ -266,10 +304,10 @@ def run_shard(shard: Shard, progress: Any, refused: list[str]) -> dict[str, Any]
             status, error = "memory", "MemoryError: the candidate ran out of memory"
         except BaseException as e:  # noqa: BLE001 - SystemExit and KeyboardInterrupt are failures too
             status, error = "error", _describe(e, code_lines)
-        seconds = time.perf_counter() - t0
+        seconds = time.thread_time() - t0
         if refused:
             status = "refused"
-            error = f"the sandbox refused {refused[0]} (no files, network, processes or native code)"
+            error = f"the sandbox refused {refused[0]} (no files, network, processes or native code)"[:4000]
             refused.clear()
         if status != "ok":
             return {"status": status, "fail": i, "error": f"instance {i} (n={b - a}): {error}"}

@@ -1,4 +1,4 @@
-"""The public face of the sandbox: check, cache, and score candidate code on a pool of workers."""
+"""The public face of the sandbox: check, cache, and score candidate code in confined processes."""
 
 from __future__ import annotations
 
@@ -16,39 +16,49 @@ from evaluator.sandbox import policy
 from evaluator.sandbox.cache import EvalCache, cache_key
 from evaluator.sandbox.cascade import Cascade
 from evaluator.sandbox.job import Job
-from evaluator.sandbox.pool import Pool, default_workers, resolved
+from evaluator.sandbox.pool import Pool, SandboxUnsafe, default_workers, resolved
 from evaluator.sandbox.result import EvalResult
 
 DEFAULT_TIMEOUT_S = 30.0
 DEFAULT_MEMORY_MB = 2048
 MIN_MEMORY_MB = 512  # numpy and numba alone take ~450 MB of address space
-CPU_LIMIT_S = 3600  # RLIMIT_CPU of a worker (at least 4 × timeout_s); the pool replaces it after half
+CPU_LIMIT_S = 3600  # passed to the zygote; each candidate's process gets an RLIMIT_CPU from its own budget
 
 _serial = itertools.count()
 
 
 class Sandbox:
-    """Score untrusted heuristic code in confined worker processes.
+    """Score untrusted heuristic code, one fresh confined process per shard, scored by the parent.
 
     A candidate is a module defining ``entry(p, d) -> order`` (p, d read-only int64 arrays; the
     order any sequence convertible to a permutation of 0..n-1), importing only
-    ``policy.ALLOWED_MODULES``. Each instance runs in a fresh module namespace with ``random``
-    and ``numpy.random`` seeded from (seed, instance index), so the same code, set and seed give
-    the same tardiness however many workers there are. The tardiness is computed here, in the
-    parent, from the parent's own copy of the set and the orders the worker sends back.
+    ``policy.ALLOWED_MODULES``. Each shard of a set runs in a new process forked from a warm
+    zygote (numpy, numba and the helpers imported) that sees no file, no network and nothing of
+    the set but p and d (see ``layers``); nothing it does survives it. Each instance runs in a
+    fresh module namespace with ``random`` and ``numpy.random`` seeded from (seed, instance
+    index), so the same code, set and seed give the same tardiness however many workers there
+    are. The tardiness is computed here, in the parent, from the parent's own copy of the set and
+    the orders the process sends back in one frame carrying the request's nonce.
 
     Parameters
     ----------
     workers
-        Worker processes (default: one per usable core). Started on ``__enter__`` or first use.
+        Zygotes, hence shards run at once (default: one per usable core). Started on
+        ``__enter__`` or first use.
     timeout_s
-        Default wall-clock budget for one candidate on one whole set, in seconds. A set is cut
+        Default CPU-time budget for one candidate on one whole set, in seconds. A set is cut
         into shards of consecutive instances, one per worker at most; each shard gets the share
-        of the budget proportional to its Σn², plus 0.25 s grace, from when a worker starts it.
+        of the budget proportional to its Σn², plus 0.25 s grace, as the CPU time of its process,
+        and 3 × that + 2 s of wall clock (for candidates that sleep or block).
     memory_mb
-        Address-space limit of each worker, in MB; an allocation beyond it gives status "memory".
+        Address-space limit of each candidate's process, in MB; an allocation beyond it gives
+        status "memory".
     cache_path
         SQLite file to persist the evaluation cache in (default: memory only).
+    allow_weak
+        Run untrusted code even where the kernel refuses one of ``layers.LAYERS``. Without it a
+        sandbox that cannot apply every layer refuses to start (``SandboxUnsafe``); with it the
+        missing layers are named in one warning line at start-up and in ``missing_layers``.
 
     Raises
     ------
@@ -58,7 +68,8 @@ class Sandbox:
 
     def __init__(self, workers: int | None = None, timeout_s: float = DEFAULT_TIMEOUT_S,
                  memory_mb: int = DEFAULT_MEMORY_MB, cache_path: str | Path | None = None, *,
-                 _enforce_policy: bool = True, _audit: bool = True):
+                 allow_weak: bool = False, _enforce_policy: bool = True, _audit: bool = True,
+                 _without: tuple[str, ...] = ()):
         self.workers = default_workers() if workers is None else int(workers)
         if self.workers < 1:
             raise ValueError(f"workers = {workers!r} must be at least 1")
@@ -67,10 +78,14 @@ class Sandbox:
             raise ValueError(f"memory_mb = {memory_mb!r} must be at least {MIN_MEMORY_MB}")
         self.timeout_s = float(timeout_s)
         self.memory_mb = int(memory_mb)
-        # The two private switches exist so tests can show each inner layer holds on its own.
+        self.allow_weak = bool(allow_weak)
+        # The private switches exist so tests can show each inner layer holds on its own, and what
+        # happens where the kernel refuses an OS layer (``_without`` names layers to leave off).
         self._enforce_policy = _enforce_policy
         self._audit = _audit
-        self._variant = "" if (_enforce_policy and _audit) else f"policy={_enforce_policy},audit={_audit}"
+        self._without = tuple(_without)
+        self._variant = ("" if (_enforce_policy and _audit and not _without)
+                         else f"policy={_enforce_policy},audit={_audit},without={sorted(_without)}")
         self.cache = EvalCache(cache_path)
         self._pool: Pool | None = None
         self._lock = threading.Lock()
@@ -78,10 +93,11 @@ class Sandbox:
         self._closed = False
         self._serial = next(_serial)
         self._finalizer: weakref.finalize | None = None
+        self._unsafe: SandboxUnsafe | None = None
 
     def __enter__(self) -> Sandbox:
         try:
-            self._ensure_pool().wait_ready()
+            self._ensure_pool()
         except BaseException:
             self.close()
             raise
@@ -92,19 +108,45 @@ class Sandbox:
 
     @property
     def worker_info(self) -> list[dict]:
-        """Return what each started worker reported: pid, uid, whether root was dropped, netns, ..."""
+        """Return what each started zygote reported: pid, the uid of its candidates, its layers."""
         return [] if self._pool is None else [dict(v) for _, v in sorted(self._pool.info.items())]
+
+    @property
+    def layers(self) -> dict[str, str]:
+        """Return ``{layer: ""}`` for each layer that holds, ``{layer: reason}`` for each missing one.
+
+        Starts the sandbox if needed.
+        """
+        self._ensure_pool()
+        return self._pool.layers() if self._pool is not None else {}
+
+    @property
+    def missing_layers(self) -> list[str]:
+        """Return the layers the kernel refused, as ``"name (reason)"`` (empty when all hold)."""
+        return [f"{k} ({v})" for k, v in self.layers.items() if v]
 
     def _ensure_pool(self) -> Pool:
         with self._lock:
             if self._closed:
                 raise RuntimeError("the sandbox is closed")
-            if self._pool is None:
-                cpu_s = int(max(CPU_LIMIT_S, 4 * self.timeout_s))
-                self._pool = Pool(self.workers, self.memory_mb, cpu_s, self._audit, self._serial)
-                # closes the pool when this sandbox is garbage-collected or the interpreter exits
-                self._finalizer = weakref.finalize(self, self._pool.close)
-            return self._pool
+            if self._pool is not None:
+                return self._pool
+            if self._unsafe is not None:  # the kernel will not change its mind: say so at once
+                raise self._unsafe
+            cpu_s = int(max(CPU_LIMIT_S, 4 * self.timeout_s))
+            pool = Pool(self.workers, self.memory_mb, cpu_s, self._audit, self._serial, self.allow_weak,
+                        self._without)
+            # closes the pool when this sandbox is garbage-collected or the interpreter exits
+            self._finalizer = weakref.finalize(self, pool.close)
+            try:
+                pool.wait_ready()
+            except BaseException as e:
+                self._finalizer()
+                if isinstance(e, SandboxUnsafe):
+                    self._unsafe = e
+                raise
+            self._pool = pool
+            return pool
 
     def evaluate(self, code: str, iset: InstanceSet, entry: str = "schedule", timeout_s: float | None = None,
                  cascade: Cascade | None = None, seed: int = 0) -> EvalResult:
@@ -146,7 +188,11 @@ class Sandbox:
                 self._inflight.pop(flight, None)
 
         future.add_done_callback(lambda f: self._forget(flight, f))
-        pool = self._ensure_pool()
+        try:
+            pool = self._ensure_pool()
+        except BaseException as e:  # e.g. SandboxUnsafe: fail this future too, so no duplicate waits on it
+            future.set_exception(e)
+            raise
         pool.run(Job(iset, set_sha, code, entry, int(seed), timeout, cascade, self._enforce_policy, future,
                      pool.run, on_result))
         return future

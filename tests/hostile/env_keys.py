@@ -1,5 +1,6 @@
 # hostile: looking for API keys in the environment and leaking them through the score
 # expect: refused ok
+# scores: identity
 import os
 
 

@@ -1,5 +1,6 @@
 # hostile: forcing p and d writable, then writing into them
 # expect: refused ok
+# scores: identity
 def schedule(p, d):
     p.setflags(write=True)
     d.setflags(write=True)
