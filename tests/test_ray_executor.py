@@ -141,6 +141,17 @@ def test_evaluate_on_the_cluster_prints_what_it_prints_locally(cluster, sets, tm
 
 
 @pytest.mark.slow
+def test_a_sandbox_that_cannot_start_on_a_node_is_one_line(cluster):
+    from discover.executors import ExecutorError, sandbox_builder
+    from discover.executors import make_evaluator as executor
+
+    with pytest.raises(ExecutorError) as e:
+        executor("ray", sandbox_builder(memory_mb=1), cluster.address)
+    assert "the sandbox cannot start on Ray node" in str(e.value) and "\n" not in str(e.value)
+    assert "memory_mb = 1 must be at least 512" in str(e.value)
+
+
+@pytest.mark.slow
 def test_a_seeded_search_on_two_nodes_gives_the_local_store(cluster, sets, local_run, tmp_path):
     rep = start_run(ray_config(sets, tmp_path, "ray", "ray", cluster.address))
     assert rep.samples == SAMPLES

@@ -13,7 +13,9 @@ environment; what crosses is the sandbox's settings, the instance set (once per 
 from __future__ import annotations
 
 import collections
+import logging
 import queue
+import re
 import socket
 import threading
 import time
@@ -28,6 +30,7 @@ from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 from discover.executors import ClusterLost, ExecutorError, InfrastructureError
 from discover.executors.node import NodeEvaluator
 
+log = logging.getLogger(__name__)
 SLOTS_PER_WORKER = 2  # candidates in flight per sandbox worker: one running, one on its way
 START_TIMEOUT_S = 300.0  # an actor's sandbox starting (numba warm-up on a busy node)
 PROBE_TIMEOUT_S = 5.0
@@ -189,8 +192,11 @@ class RayEvaluator:
         for node in started:
             try:
                 node.info = ray.get(node.handle.info.remote(), timeout=START_TIMEOUT_S)
-            except LOST:
-                continue  # died while starting: the next refresh tries again
+            except LOST as e:
+                if "creation task" not in str(e):
+                    continue  # died while starting: the next refresh tries again
+                raise ExecutorError(f"the sandbox cannot start on Ray node {node.node_id[:8]}:"
+                                    f" {_cause(e)}") from None
             except ray.exceptions.RayTaskError as e:
                 raise ExecutorError(f"the sandbox cannot start on Ray node {node.node_id[:8]}:"
                                     f" {_one_line(e)}") from None
@@ -198,6 +204,9 @@ class RayEvaluator:
                 raise ExecutorError(f"the sandbox on Ray node {node.node_id[:8]} did not start within"
                                     f" {START_TIMEOUT_S:g} s") from None
             node.capacity = SLOTS_PER_WORKER * max(1, int(node.info.get("workers") or 1))
+            if node.info.get("missing_layers"):
+                log.warning("sandbox on Ray node %s: running untrusted code without %s (allowed explicitly)",
+                            node.node_id[:8], ", ".join(node.info["missing_layers"]))
             self._nodes[node.node_id] = node
 
     # --- the dispatch thread ----------------------------------------------------------------------
@@ -314,6 +323,13 @@ def _fail(fut: Future, exc: BaseException) -> None:
             fut.set_exception(exc)
         except Exception:  # noqa: BLE001 - resolved meanwhile
             pass
+
+
+def _cause(e: BaseException) -> str:
+    """Return the last line of the traceback a Ray error carries that names an exception."""
+    lines = [ln.strip() for ln in str(e).splitlines() if ln.strip()]
+    named = [ln for ln in lines if re.match(r"^[A-Za-z_][\w.]*(Error|Exception|Unsafe)\b", ln)]
+    return (named or lines or [type(e).__name__])[-1]
 
 
 def _one_line(e: BaseException) -> str:
