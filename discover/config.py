@@ -123,6 +123,12 @@ class EvaluationConfig(_Section):
         50.0, ge=0.0, le=1e9, description="cascade: stop when the subset's mean gap % exceeds this")
     entry: str = Field("schedule", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
                        description="the function a candidate defines: entry(p, d) -> order")
+    executor: Literal["local", "ray"] = Field(
+        "local", description="local (the sandbox on this machine) or ray (a sandbox on each node of a Ray"
+        " cluster; needs `pip install 'discover[ray]'`)")
+    ray_address: str = Field(
+        "", description="ray: the cluster to join, e.g. 10.0.0.5:6379; empty = the one started on this"
+        " machine with `ray start --head` (or $RAY_ADDRESS)")
     allow_weak_sandbox: bool = Field(
         False, description="run candidates even where the kernel refuses a sandbox layer (named at start-up)")
 

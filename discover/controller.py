@@ -21,6 +21,7 @@ import numpy as np
 
 from discover.config import OPERATORS, Config
 from discover.cost import Assessment, CostMeter
+from discover.executors import ClusterLost, InfrastructureError
 from discover.fitness import Fitness, Score
 from discover.ledger import Ledger
 from discover.llm.base import ChatRequest, TranscriptWriteError
@@ -367,6 +368,11 @@ class Controller:
     def _score(self, fut: Future) -> Score:
         try:
             r = fut.result()
+        except ClusterLost as e:
+            raise RunError(f"{e}; the run stops: continue it with"
+                           f" `discover resume {self.store.run_dir}`") from None
+        except InfrastructureError as e:  # the cluster lost it: recorded, never blamed on the candidate
+            return self.fitness.score("infrastructure", str(e), np.zeros(0, np.int64), 0.0)
         except Exception as e:  # noqa: BLE001 - a sandbox failure is the candidate's error
             return self.fitness.score("error", f"sandbox failure: {type(e).__name__}: {e}",
                                       np.zeros(0, np.int64), 0.0)

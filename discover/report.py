@@ -31,6 +31,7 @@ OUTCOMES = (  # (label, colour, statuses), bottom of the stack first
     ("error", "#e15759", ("error", "refused", "no_code", "no_reply")),
     ("timeout", "#b07aa1", ("timeout", "memory")),
     ("cut short", "#76b7b2", ("cut_short",)),
+    ("infrastructure", "#9c755f", ("infrastructure",)),  # lost by the cluster, not the candidate's fault
 )
 MAX_TREE = 60  # lineage boxes drawn
 

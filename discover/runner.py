@@ -6,6 +6,7 @@ Everything the CLI does is a function call here, so tests and notebooks drive ru
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import shutil
 import sqlite3
@@ -68,7 +69,8 @@ class Parts:
 
 
 RESUMABLE = ("stopping.", "champion.", "llm.base_url", "llm.api_key_env", "llm.request_timeout_s",
-             "llm.max_retries", "llm.price_", "evaluation.workers", "evaluation.memory_mb")
+             "llm.max_retries", "llm.price_", "evaluation.workers", "evaluation.memory_mb",
+             "evaluation.executor", "evaluation.ray_address")
 """Config fields a resume may change: budgets and plumbing, nothing that shapes the search."""
 
 
@@ -142,6 +144,25 @@ def make_sandbox(cfg: Config) -> Any:
                    allow_weak=ev.allow_weak_sandbox)
 
 
+def make_evaluator(cfg: Config) -> Any:
+    """Build the sandbox, or with ``evaluation.executor = "ray"`` a sandbox on every node of the cluster."""
+    from discover.executors import ExecutorError, make_evaluator
+
+    node_cfg = Config(evaluation=cfg.evaluation)  # what a node needs: no LLM settings, no key names
+    try:
+        return make_evaluator(cfg.evaluation.executor, functools.partial(_node_sandbox, node_cfg),
+                              cfg.evaluation.ray_address)
+    except ExecutorError as e:
+        raise RunError(str(e)) from None
+
+
+def _node_sandbox(cfg: Config, workers: int | None) -> Any:
+    """Build one node's sandbox; ``workers`` (a Ray node's CPUs) stands in for a configured 0."""
+    if workers is not None and not cfg.evaluation.workers:
+        cfg = cfg.replace(**{"evaluation.workers": workers})
+    return make_sandbox(cfg)
+
+
 @dataclass
 class _Session:
     """Everything a run needs, built (and so checked) before anything is written."""
@@ -183,7 +204,7 @@ def _prepare(cfg: Config, parts: Parts | None) -> _Session:
         parts.llm = make_llm(cfg)
         preflight(cfg, parts.llm)
     if parts.sandbox is None:
-        parts.sandbox = make_sandbox(cfg)
+        parts.sandbox = make_evaluator(cfg)
         parts.owns_sandbox = True
     return _Session(cfg, train, valid, parts, record)
 

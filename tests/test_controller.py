@@ -66,12 +66,16 @@ def solved(n: int, per_class: int, seed: int, name: str):
     return iset.with_fields(opt=[dp_optimum(*iset.get(i)) for i in range(iset.count)])
 
 
-@pytest.fixture(scope="module")
-def sets(tmp_path_factory):
-    d = tmp_path_factory.mktemp("sets")
+def write_sets(d: Path) -> Path:
+    """Write the small solved training and validation sets into ``d``."""
     save_set(solved(8, 2, 11, "train8"), d / "train.json")
     save_set(solved(8, 1, 12, "valid8"), d / "valid.json")
     return d
+
+
+@pytest.fixture(scope="module")
+def sets(tmp_path_factory):
+    return write_sets(tmp_path_factory.mktemp("sets"))
 
 
 def config_text(sets: Path, tmp: Path, samples: int = SAMPLES, **extra: str) -> str:

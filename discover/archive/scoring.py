@@ -239,14 +239,24 @@ class _LazySandbox:
 
 
 @contextmanager
-def open_evaluator(workers: int | None = None, timeout_s: float = DEFAULT_TIMEOUT_S) -> Iterator[Any]:
-    """Yield the sandbox (started lazily), or the in-process stand-in when ``evaluator.sandbox`` is absent."""
+def open_evaluator(workers: int | None = None, timeout_s: float = DEFAULT_TIMEOUT_S, executor: str = "local",
+                   ray_address: str = "") -> Iterator[Any]:
+    """Yield the sandbox (started lazily), or the in-process stand-in when ``evaluator.sandbox`` is absent.
+
+    ``executor = "ray"``: a sandbox on each node of the Ray cluster at ``ray_address`` (see
+    ``discover.executors``).
+    """
     try:
         from evaluator.sandbox import Sandbox
     except ImportError:
         yield InProcessEvaluator()
         return
-    ev = _LazySandbox(Sandbox, workers, timeout_s)
+    factory: Any = Sandbox
+    if executor != "local":
+        from discover.executors import make_evaluator, sandbox_builder
+
+        factory = lambda **kw: make_evaluator(executor, sandbox_builder(**kw), ray_address)
+    ev = _LazySandbox(factory, workers, timeout_s)
     try:
         yield ev
     finally:

@@ -18,7 +18,8 @@ from discover.archive.errors import ArchiveError
 from discover.archive.index import INDEX_FILE, IndexEntry, entry_status, read_index, refresh_index
 from discover.archive.layers import own_ids
 from discover.archive.scoring import DEFAULT_TIMEOUT_S, load_test_sets, open_evaluator
-from discover.cli.common import UserError, console, err_console, print_json
+from discover.cli.common import ADDRESS_HELP, EXECUTOR_HELP, UserError, console, err_console, print_json
+from discover.executors import ExecutorError
 from discover.paths import ARCHIVE_DIR, user_archive_dir
 from evaluator.instances import write_atomic
 from evaluator.stored import proven_mask
@@ -31,7 +32,7 @@ archive_app = typer.Typer(no_args_is_help=True, add_completion=False,
 def _user_errors() -> Iterator[None]:
     try:
         yield
-    except ArchiveError as e:
+    except (ArchiveError, ExecutorError) as e:
         raise UserError(str(e)) from None
 
 
@@ -68,8 +69,8 @@ def _record(row: V.Row) -> IndexEntry:
 
 
 @contextmanager
-def _evaluator(timeout_s: float) -> Iterator[Any]:
-    with open_evaluator(timeout_s=timeout_s) as ev:
+def _evaluator(timeout_s: float, executor: str = "local", ray_address: str = "") -> Iterator[Any]:
+    with open_evaluator(timeout_s=timeout_s, executor=executor, ray_address=ray_address) as ev:
         if getattr(ev, "kind", "") == "in-process":
             err_console.print("warning: evaluator.sandbox is not available: code runs in this process, "
                               "without time or memory limits", style="yellow", markup=False)
@@ -256,7 +257,9 @@ def index_cmd(ctx: typer.Context,
               verify: bool = typer.Option(True, "--verify/--no-verify",
                                           help="Check each reference file against its numba twin."),
               timeout: float = typer.Option(DEFAULT_TIMEOUT_S, "--timeout",
-                                         help="CPU-time budget per stored set.")) -> None:
+                                         help="CPU-time budget per stored set."),
+              executor: str = typer.Option("local", "--executor", help=EXECUTOR_HELP),
+              ray_address: str = typer.Option("", "--ray-address", help=ADDRESS_HELP)) -> None:
     """Score the entries missing from index.json or stale there, on the stored test sets."""
     from discover.archive.lineage import champion_lineage
     from discover.archive.scoring import require_sets
@@ -267,7 +270,7 @@ def index_cmd(ctx: typer.Context,
         sets = require_sets(load_test_sets(root), root)
         lineages = {e.id: lin for e in entries if not e.is_reference and not e.problem
                     and (lin := champion_lineage(e.meta, root)) is not None}
-        with _evaluator(timeout) as ev:
+        with _evaluator(timeout, executor, ray_address) as ev:
             _, notes = refresh_index(root, entries, sets, ev, everything=everything, verify=verify,
                                      lineages=lineages,
                                      on_entry=lambda rec: _scored_line(rec, f"scored {rec.id}"),

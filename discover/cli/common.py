@@ -19,3 +19,9 @@ class UserError(Exception):
 def print_json(obj: Any) -> None:
     """Print an object as JSON on stdout (plain, no markup)."""
     sys.stdout.write(json.dumps(obj, indent=2, sort_keys=False) + "\n")
+
+
+EXECUTOR_HELP = ("Where candidates are scored: local, or ray (a sandbox on each node of a Ray cluster;"
+                 " evaluation.executor)")
+ADDRESS_HELP = ("The Ray cluster, host:port of its head (evaluation.ray_address); default: the one started on"
+                " this machine with `ray start --head`.")

@@ -9,9 +9,10 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from discover.cli.common import UserError, console, print_json
+from discover.cli.common import ADDRESS_HELP, EXECUTOR_HELP, UserError, console, print_json
+from discover.executors import ExecutorError, make_evaluator, sandbox_builder
 from evaluator.instances import InstanceFileError, InstanceSet, load_set
-from evaluator.sandbox import DEFAULT_TIMEOUT_S, EvalResult, Sandbox, SandboxUnsafe
+from evaluator.sandbox import DEFAULT_TIMEOUT_S, EvalResult, SandboxUnsafe
 from evaluator.scoring import Summary, summarize
 
 INSTANCES_PER_WORKER = 16  # below this a second worker costs more to start than it saves
@@ -82,6 +83,8 @@ def register(app: typer.Typer) -> None:
                                       help="CPU-time budget in seconds for the whole set, shared among the"
                                       " sandbox's processes in proportion to their part of the work."),
         as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+        executor: str = typer.Option("local", "--executor", help=EXECUTOR_HELP),
+        ray_address: str = typer.Option("", "--ray-address", help=ADDRESS_HELP),
         allow_weak: bool = typer.Option(False, "--allow-weak-sandbox",
                                         help="Run even where the kernel refuses a sandbox layer (named)."),
     ) -> None:
@@ -99,10 +102,11 @@ def register(app: typer.Typer) -> None:
             raise UserError(f"{instances.name}: the set holds no instances")
         workers = max(1, min(_cores(), math.ceil(iset.count / INSTANCES_PER_WORKER)))
         try:
-            with Sandbox(workers=workers, timeout_s=timeout, allow_weak=allow_weak) as sb:
+            build = sandbox_builder(workers=workers, timeout_s=timeout, allow_weak=allow_weak)
+            with make_evaluator(executor, build, ray_address) as sb:
                 missing = sb.missing_layers
                 result = sb.evaluate(code, iset, entry=entry)
-        except SandboxUnsafe as e:
+        except (ExecutorError, SandboxUnsafe) as e:
             raise UserError(str(e)) from None
         summary = summarize(result.tardiness, iset)
         if as_json:

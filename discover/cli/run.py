@@ -14,7 +14,7 @@ import typer
 from rich.live import Live
 from rich.table import Table
 
-from discover.cli.common import UserError, console
+from discover.cli.common import ADDRESS_HELP, EXECUTOR_HELP, UserError, console
 from discover.config import Config, ConfigError, load_config, parse_assignment
 from discover.controller import Progress, RunError
 from discover.fitness import SetError
@@ -217,6 +217,9 @@ def register(app: typer.Typer) -> None:
         archive: Path = typer.Option(
             None, "--archive", help="The archive the champion is promoted into (config champion.dir).",
             show_default="the user archive, $XDG_DATA_HOME/discover/archive or ~/.local/share/…"),
+        executor: str = typer.Option(None, "--executor", help=EXECUTOR_HELP,
+                                     show_default=D.evaluation.executor),
+        ray_address: str = typer.Option(None, "--ray-address", help=ADDRESS_HELP),
     ) -> None:
         """Run the search: seeds, islands, LLM samples, scoring, then the champion step."""
         from discover.runner import default_run_dir, start_run
@@ -224,7 +227,8 @@ def register(app: typer.Typer) -> None:
         over = _overrides(sets, **{"llm.kind": llm, "llm.model": model, "llm.base_url": base_url,
                                    "stopping.samples": samples, "seed": seed, "run_dir": run_dir,
                                    "prompts": str(prompts) if prompts else None,
-                                   "champion.dir": str(archive) if archive else None})
+                                   "champion.dir": str(archive) if archive else None,
+                                   "evaluation.executor": executor, "evaluation.ray_address": ray_address})
         try:
             cfg = load_config(config, over)
             if seed_program:
@@ -242,11 +246,14 @@ def register(app: typer.Typer) -> None:
         samples: int = typer.Option(None, "--samples", help="Raise the sample budget."),
         sets: list[str] = typer.Option(None, "--set", help=set_help),
         live: bool = typer.Option(True, "--live/--quiet", help="Show the live view."),
+        executor: str = typer.Option(None, "--executor", help=EXECUTOR_HELP + " (may change on resume)."),
+        ray_address: str = typer.Option(None, "--ray-address", help=ADDRESS_HELP),
     ) -> None:
         """Continue a run where it stopped (same islands, same random state)."""
         from discover.runner import resume_run
 
-        over = _overrides(sets, **{"stopping.samples": samples})
+        over = _overrides(sets, **{"stopping.samples": samples, "evaluation.executor": executor,
+                                   "evaluation.ray_address": ray_address})
         rep = _execute(lambda cb: resume_run(run_dir, over or None, on_progress=cb), live, str(run_dir))
         _finish(rep)
 
