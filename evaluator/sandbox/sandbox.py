@@ -229,8 +229,7 @@ def _chained_cached(source: Future) -> Future:
         elif f.exception() is not None:
             out.set_exception(f.exception())
         else:
-            r = f.result()
-            out.set_result(EvalResult(r.status, r.error, r.tardiness, r.seconds, r.cut_short, cached=True))
+            out.set_result(f.result().marked_cached())
 
     source.add_done_callback(copy)
     return out
