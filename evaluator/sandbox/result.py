@@ -35,7 +35,8 @@ class EvalResult:
         fails at instance ``f`` (the lowest failing index), instances before ``f`` keep their
         values and every instance from ``f`` on is -1, however the work was sharded.
     seconds
-        float64 wall-clock seconds of the candidate's call per instance (0 where not run).
+        float64 CPU seconds (its thread's) of the candidate's call per instance, the check of the order
+        it returns excluded (0 where not run).
     cut_short
         The cascade stopped after its subset: only the subset's instances were run.
     cached
