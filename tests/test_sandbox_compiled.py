@@ -9,31 +9,10 @@ import pytest
 from evaluator.heuristics import edd, mdd
 from evaluator.instances import generate
 from evaluator.sandbox import Sandbox, check_code
+from tests.conftest import REPO
 from tests.test_sandbox_scoring import reference
 
-NUMBA_MDD = """
-import numpy as np
-from numba import njit
-
-
-@njit(cache=True)
-def schedule(p, d):
-    n = p.shape[0]
-    done = np.zeros(n, np.bool_)
-    order = np.empty(n, np.int64)
-    t = 0
-    for k in range(n):
-        best, best_val = -1, 0
-        for j in range(n):
-            if not done[j]:
-                v = max(d[j], t + p[j])
-                if best < 0 or v < best_val:
-                    best, best_val = j, v
-        order[k] = best
-        done[best] = True
-        t += p[best]
-    return order
-"""
+NUMBA_MDD = (REPO / "bench" / "programs" / "mdd_numba.py").read_text().replace("@njit", "@njit(cache=True)")
 RANDOM_KEYS = """
 import random
 import numpy as np

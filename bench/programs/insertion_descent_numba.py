@@ -3,24 +3,7 @@
 import numpy as np
 from numba import njit
 
-
-@njit
-def mdd(p, d):
-    n = p.shape[0]
-    done = np.zeros(n, np.bool_)
-    order = np.empty(n, np.int64)
-    t = 0
-    for k in range(n):
-        best, best_val = -1, 0
-        for j in range(n):
-            if not done[j]:
-                v = max(d[j], t + p[j])
-                if best < 0 or v < best_val:
-                    best, best_val = j, v
-        order[k] = best
-        done[best] = True
-        t += p[best]
-    return order
+from evaluator.helpers import mdd_order
 
 
 @njit
@@ -36,7 +19,7 @@ def move(order, i, j):
 @njit
 def schedule(p, d):
     n = p.shape[0]
-    order = mdd(p, d)
+    order = mdd_order(p, d)  # the toolkit's MDD: the same order as the Python start
     c = np.empty(n, np.int64)
     improved = True
     while improved:
