@@ -152,3 +152,15 @@ def test_plain_numba_stays_allowed():
     code = ("import numba\nfrom numba import njit, prange, types\nfrom numba.typed import List\n\n"
             "@numba.njit(cache=True, fastmath=True)\ndef schedule(p, d):\n    return list(range(len(p)))\n")
     assert check_code(code) is None
+
+
+@pytest.mark.slow
+def test_parallel_numba_runs_on_the_one_thread_it_has(boxes, iset):
+    """parallel=True would start a threading layer; the policy drops it and prange runs as range."""
+    code = ("import numpy as np\nfrom numba import njit, prange\n\n@njit(parallel=True)\ndef keys(d):\n"
+            "    out = np.empty(d.shape[0], np.int64)\n    for j in prange(d.shape[0]):\n"
+            "        out[j] = d[j] * (d.shape[0] + 1) + j\n    return out\n\n"
+            "def schedule(p, d):\n    return np.argsort(keys(d))\n")
+    r = boxes[1].evaluate(code, iset)
+    assert r.status == "ok" and r.mode == "compiled", r.error
+    assert np.array_equal(r.tardiness, reference(iset, edd))

@@ -27,7 +27,9 @@ numba, its compiler's internals, extension API (intrinsics and overloads write L
 pointers as arrays, C callbacks and object mode."""
 
 NUMBA_DECORATORS = frozenset({"njit", "jit", "vectorize", "guvectorize", "stencil"})
-"""Decorators whose ``cache=`` keyword the policy drops: numba cannot cache code that has no file."""
+DROPPED_KEYWORDS = frozenset({"cache", "parallel"})
+"""Keywords the policy drops from numba decorators: numba cannot cache code that has no file, and a
+candidate's process runs one thread (``prange`` then runs as ``range``)."""
 
 FORBIDDEN_NAMES = frozenset({
     "eval", "exec", "compile", "open", "input", "breakpoint", "help", "globals", "locals", "vars",
@@ -132,13 +134,14 @@ def strip_main_guard(tree: ast.Module) -> ast.Module:
 
 
 def strip_numba_cache(tree: ast.Module) -> ast.Module:
-    """Drop ``cache=...`` from numba decorators (``@njit(cache=True)``): the code has no file to cache
-    beside, and numba would refuse with "no locator available". Line numbers do not move."""
+    """Drop ``cache=...`` and ``parallel=...`` from numba decorators (``@njit(cache=True)``): the code
+    has no file to cache beside (numba would refuse: "no locator available"), and no threads may
+    start. Line numbers do not move."""
     for node in ast.walk(tree):
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             for deco in node.decorator_list:
                 if isinstance(deco, ast.Call) and _callee_name(deco.func) in NUMBA_DECORATORS:
-                    deco.keywords = [k for k in deco.keywords if k.arg != "cache"]
+                    deco.keywords = [k for k in deco.keywords if k.arg not in DROPPED_KEYWORDS]
     return tree
 
 
