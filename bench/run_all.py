@@ -9,8 +9,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-ORDER = ("bench_kernels", "bench_helpers", "bench_exact", "bench_exact_scale", "bench_sandbox",
-         "bench_controller", "bench_cost", "bench_ray")
+ORDER = ("bench_kernels", "bench_helpers", "bench_compiled", "bench_exact", "bench_exact_scale",
+         "bench_sandbox", "bench_controller", "bench_cost", "bench_ray")
 
 
 def main() -> None:

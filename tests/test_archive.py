@@ -217,6 +217,33 @@ def test_python_references_give_their_numba_twins_values_in_the_sandbox(archive,
         S.verify_reference("MDD", wrong, stored, sandbox)
 
 
+@pytest.mark.slow
+def test_runtimes_carry_their_mode_and_are_compared_in_the_same_mode(archive, sandbox):
+    """References: numba seconds, and their plain-Python file's; champions: the mode they ran in."""
+    from discover.archive.views import score_table
+    from tests.test_sandbox_compiled import NUMBA_MDD
+
+    rec = I.read_index(archive).get("Aug-MDD")
+    for s in rec.scores.values():
+        assert s.mode == "compiled" and s.seconds_in("compiled") == s.seconds_per_instance
+        assert s.python_seconds_per_instance > s.seconds_per_instance > 0  # Python is the slower
+        assert S.SetScore.from_dict(json.loads(json.dumps(s.to_dict()))) == s
+    sets = S.load_test_sets(archive, ("test_n20",))
+    mdd_py = (archive / "references" / "mdd.py").read_text()
+    python = S.score_code(mdd_py, "schedule", sets, sandbox, "mdd.py")
+    compiled = S.score_code(NUMBA_MDD, "schedule", sets, sandbox, "mdd_numba.py")
+    assert python["test_n20"].mode == "python" and compiled["test_n20"].mode == "compiled"
+    ref = I.read_index(archive).get("MDD")
+    assert python["test_n20"].values == compiled["test_n20"].values == ref.scores["test_n20"].values
+    for champion, mode, figure in ((python, "python", "python_seconds_per_instance"),
+                                   (compiled, "compiled", "seconds_per_instance")):
+        entry = I.IndexEntry("mine", "champion", "champions/mine.py", "0" * 64, champion, {}, None)
+        table = score_table(entry, [ref])
+        assert table.columns[-1].header == f"s/inst {'c' if mode == 'compiled' else 'py'}"
+        cells = list(table.columns[-1].cells)
+        assert cells[1] == f"{getattr(ref.scores['test_n20'], figure):.1e}"  # the reference, in that mode
+
+
 # --- index -----------------------------------------------------------------------------------------------
 
 def test_index_round_trips_and_is_deterministic(archive):

@@ -16,6 +16,7 @@ from evaluator.heuristics import mdd
 from evaluator.instances import generate, load_set, save_set
 from evaluator.kernels import total_tardiness
 from tests.conftest import shared_path
+from tests.test_sandbox_compiled import NUMBA_MDD
 
 MDD = """
 def schedule(p, d):
@@ -30,7 +31,7 @@ def schedule(p, d):
     return order
 """
 JSON_KEYS = ["status", "error", "instances", "mean_tardiness", "mean_gap_pct", "max_gap_pct", "mean_seconds",
-             "by_class", "sandbox_missing_layers"]
+             "mode", "compile_s", "compile_error", "by_class", "sandbox_missing_layers"]
 runner = CliRunner()
 
 
@@ -45,6 +46,7 @@ def files(tmp_path_factory):
     save_set(with_opt, root / "set_opt.json")
     (root / "mdd.py").write_text(MDD)
     (root / "study.py").write_text(MDD.replace("def schedule(p, d)", "def assignment(p, d)"))
+    (root / "mdd_numba.py").write_text(NUMBA_MDD)
     (root / "loop.py").write_text("def schedule(p, d):\n    while True:\n        pass\n")
     (root / "bad.json").write_text('{"instances": [{"p": [1, 0], "d": [3, 4]}]}')
     return root
@@ -68,6 +70,7 @@ def test_json_report_has_exactly_the_documented_keys(files):
     assert out["mean_tardiness"] == pytest.approx(ref)
     assert out["mean_gap_pct"] is None and out["max_gap_pct"] is None  # this set has no optima
     assert out["mean_seconds"] > 0
+    assert (out["mode"], out["compile_s"], out["compile_error"]) == ("python", 0.0, "")
     assert out["sandbox_missing_layers"] == []  # this machine's kernel allows every layer
     assert [(r["rdd"], r["tf"], r["instances"]) for r in out["by_class"]] == [
         (0.2, 0.4, 3), (0.2, 0.8, 3), (0.6, 0.4, 3), (0.6, 0.8, 3)]
@@ -128,3 +131,18 @@ def test_plain_python_mdd_reproduces_the_published_gap(files):
     out = json.loads(result.output)
     assert out["status"] == "ok" and out["mean_gap_pct"] == pytest.approx(1.86, abs=0.005)
 
+
+
+@pytest.mark.slow
+def test_a_compiled_candidate_reports_its_mode_and_compile_time_apart(files):
+    """The same MDD in numba: equal scores, mode compiled, compile time on its own line and field."""
+    iset = load_set(files / "set.json")
+    result, _ = _run(str(files / "mdd_numba.py"), "--instances", str(files / "set.json"), "--json")
+    compiled = json.loads(result.output)
+    assert result.exit_code == 0 and compiled["status"] == "ok", compiled["error"]
+    ref = np.mean([total_tardiness(*iset.get(i), mdd(*iset.get(i))) for i in range(iset.count)])
+    assert compiled["mean_tardiness"] == pytest.approx(ref)
+    assert compiled["mode"] == "compiled" and compiled["compile_s"] > 0 and compiled["compile_error"] == ""
+    out = _run(str(files / "mdd_numba.py"), "--instances", str(files / "set.json"))[0].output
+    text = " ".join(out.split())
+    assert "mode compiled (numba): compile" in text and "not part of the seconds per instance" in text

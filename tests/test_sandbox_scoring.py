@@ -362,7 +362,7 @@ def schedule(p, d):
 
 @pytest.mark.slow
 def test_candidates_can_compile_with_numba_inside_the_confined_process(sb1):
-    """numba compiles in memory under the syscall filter, with no file in sight (once per instance)."""
+    """numba compiles in memory under the syscall filter, with no file in sight (once per process)."""
     iset = generate(30, 1, 4, rdd_grid=(0.6,), tf_grid=(0.4, 0.8))
     r = sb1.evaluate(NUMBA_EDD, iset)
     assert r.status == "ok", r.error

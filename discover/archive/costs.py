@@ -1,11 +1,11 @@
 """Cost in the archive: ratios of seconds per instance to each reference, domination and fronts per n.
 
 The figures are the index's ``seconds_per_instance`` on each stored test set, with the mode each
-was measured in (references: numba kernels; champions: Python in the sandbox); a ratio compares
-what a user pays for each entry as stored, whatever the mode, and the list says which mode it is.
-An entry *dominates* a reference at one n when its mean gap there is lower and its seconds per
-instance no higher.
-"""
+was measured in (``SetScore.mode``: compiled or Python). A ratio or a domination compares an entry
+with a reference in the entry's mode only: a Python champion with the reference's plain-Python
+file (``python_seconds_per_instance``), a compiled one with the numba kernel; where the reference
+has no figure in that mode there is no ratio. An entry *dominates* a reference at one n when its
+mean gap there is lower and its seconds per instance no higher."""
 
 from __future__ import annotations
 
@@ -20,6 +20,14 @@ def _by_n(rec: IndexEntry) -> dict[int, Any]:
     return {s.n: s for s in rec.scores.values() if s.n}
 
 
+def _seconds_like(ref_score: Any, mine: Any) -> float | None:
+    """Return the reference's seconds per instance in the mode ``mine`` was measured in (None: none)."""
+    if ref_score is None:
+        return None
+    s = ref_score.seconds_in(mine.mode) if mine.mode else ref_score.seconds_per_instance
+    return s if s and s > 0 else None
+
+
 def cost_ratios(rec: IndexEntry, refs: list[IndexEntry]) -> dict[str, dict[int, float]]:
     """Return reference id → {n: the entry's seconds per instance over the reference's}."""
     mine = _by_n(rec)
@@ -28,8 +36,11 @@ def cost_ratios(rec: IndexEntry, refs: list[IndexEntry]) -> dict[str, dict[int, 
         if ref.id == rec.id:
             continue
         theirs = _by_n(ref)
-        row = {n: mine[n].seconds_per_instance / theirs[n].seconds_per_instance for n in sorted(mine)
-               if n in theirs and theirs[n].seconds_per_instance > 0 and mine[n].seconds_per_instance > 0}
+        row = {}
+        for n in sorted(mine):
+            ref_s = _seconds_like(theirs.get(n), mine[n])
+            if ref_s and mine[n].seconds_per_instance > 0:
+                row[n] = mine[n].seconds_per_instance / ref_s
         if row:
             out[ref.id] = row
     return out
@@ -44,9 +55,10 @@ def dominated(rec: IndexEntry, refs: list[IndexEntry]) -> dict[int, list[str]]:
             continue
         for ref in refs:
             r = _by_n(ref).get(n)
-            if ref.id == rec.id or r is None or r.mean_gap_pct is None:
+            ref_s = _seconds_like(r, s)
+            if ref.id == rec.id or r is None or r.mean_gap_pct is None or not ref_s:
                 continue
-            if s.mean_gap_pct < r.mean_gap_pct and s.seconds_per_instance <= r.seconds_per_instance:
+            if s.mean_gap_pct < r.mean_gap_pct and s.seconds_per_instance <= ref_s:
                 out.setdefault(n, []).append(ref.id)
     return out
 

@@ -24,6 +24,7 @@ from discover.archive.scoring import (
     score_code,
     score_reference,
     verify_reference,
+    with_python_seconds,
 )
 from evaluator import EVALUATOR_VERSION
 from evaluator.instances import write_atomic
@@ -192,7 +193,7 @@ def score_entry(entry: Entry, rel_path: str, sets: list[StoredSet], evaluator: A
     if entry.problem:
         raise ArchiveError(entry.problem)
     if entry.is_reference:
-        scores = {s.name: score_reference(entry.id, s) for s in sets}
+        scores = {s.name: with_python_seconds(score_reference(entry.id, s), entry.code, s) for s in sets}
     else:
         if evaluator is None:
             raise ArchiveError(f"{entry.id}: champions are scored in the sandbox, but none was given")

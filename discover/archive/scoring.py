@@ -2,7 +2,10 @@
 
 Champions run in the sandbox (``evaluator.sandbox``). The references are scored with their numba
 twins from ``evaluator.heuristics`` (bit-identical orders, checked by the test suite and, on the
-smallest set, by ``verify_reference``): running Aug-MDD in plain Python on n = 500 takes hours.
+smallest set, by ``verify_reference``): running Aug-MDD in plain Python on a whole n = 500 set
+takes long. Every seconds figure carries the mode it was measured in (``SetScore.mode``:
+``compiled`` or ``python``); a reference also carries the seconds of its plain-Python file on a
+few instances, so a Python champion's runtime is compared with the reference in Python too.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import time
 import types
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -100,6 +103,14 @@ class SetScore:
     runtime: str  # "sandbox", "numba" or "in-process"
     by_class: tuple[ClassScore, ...]
     values: tuple[int, ...]
+    mode: str = ""  # what seconds_per_instance was measured in: "compiled", "python" ("" = not recorded)
+    python_seconds_per_instance: float | None = None  # a reference's plain-Python file, on a sample
+
+    def seconds_in(self, mode: str) -> float | None:
+        """Return the seconds per instance measured in ``mode`` ("compiled" or "python"), if any."""
+        if mode == self.mode:
+            return self.seconds_per_instance
+        return self.python_seconds_per_instance if mode == "python" else None
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -115,6 +126,9 @@ class SetScore:
         kw["values"] = tuple(int(v) for v in d.get("values", ()))
         kw["seconds_per_instance"] = float(d.get("seconds_per_instance") or 0.0)
         kw["runtime"] = str(d.get("runtime") or "")
+        kw["mode"] = str(d.get("mode") or ("compiled" if kw["runtime"] == "numba" else ""))
+        py = d.get("python_seconds_per_instance")
+        kw["python_seconds_per_instance"] = float(py) if isinstance(py, (int, float)) else None
         return cls(**kw)
 
     def class_gaps(self) -> dict[tuple[float, float], float | None]:
@@ -126,14 +140,16 @@ def _round(x: float | None, digits: int = 6) -> float | None:
     return None if x is None or (isinstance(x, float) and math.isnan(x)) else round(float(x), digits)
 
 
-def set_score(values: np.ndarray, seconds_per_instance: float, stored: StoredSet, runtime: str) -> SetScore:
-    """Summarise per-instance values (−1 = invalid) on a stored set."""
+def set_score(values: np.ndarray, seconds_per_instance: float, stored: StoredSet, runtime: str,
+              mode: str = "") -> SetScore:
+    """Summarise per-instance values (−1 = invalid) on a stored set; ``mode`` is what the seconds were
+    measured in ("compiled" or "python")."""
     values = np.asarray(values, dtype=np.int64)
     s = summarize(values, stored.iset)
     rows = tuple(ClassScore(r.rdd, r.tf, r.instances, _round(r.mean_gap_pct), r.optimal) for r in s.by_class)
     return SetScore(stored.name, stored.sha256, stored.iset.n, s.instances, s.invalid, _round(s.mean_gap_pct),
                     _round(s.max_gap_pct), s.optimal, float(f"{seconds_per_instance:.3g}"), runtime, rows,
-                    tuple(int(v) for v in values))
+                    tuple(int(v) for v in values), mode)
 
 
 def score_reference(name: str, stored: StoredSet) -> SetScore:
@@ -159,7 +175,30 @@ def score_reference(name: str, stored: StoredSet) -> SetScore:
         raise ArchiveError(f"{stored.name}.json: field baselines.{name}: instance {i} records {recorded[i]} "
                            f"but the kernel gives {values[i]}; the evaluator changed: "
                            "rebuild the stored sets")
-    return set_score(values, seconds, stored, "numba")
+    return set_score(values, seconds, stored, "numba", "compiled")
+
+
+PYTHON_SAMPLE = 3  # instances per set a reference's plain-Python file is timed on (Aug-MDD, n = 500: ~1 s)
+
+
+def python_seconds(code: str, stored: StoredSet, sample: int = PYTHON_SAMPLE) -> float:
+    """Return the CPU seconds per instance of a reference's plain-Python file, in this process, on
+    ``sample`` instances spread over the set: what a Python candidate's seconds compare with."""
+    iset = stored.iset
+    module = types.ModuleType("reference")
+    exec(compile(code, "reference.py", "exec"), module.__dict__)  # noqa: S102 - the archive's own file
+    fn = module.__dict__["schedule"]
+    picks = np.unique(np.linspace(0, iset.count - 1, min(sample, iset.count)).astype(int))
+    inputs = [tuple(a.copy() for a in iset.get(int(i))) for i in picks]
+    t0 = time.process_time()
+    for p, d in inputs:
+        fn(p, d)
+    return (time.process_time() - t0) / max(len(inputs), 1)
+
+
+def with_python_seconds(score: SetScore, code: str, stored: StoredSet) -> SetScore:
+    """Return a reference's score with the seconds of its plain-Python file added."""
+    return replace(score, python_seconds_per_instance=float(f"{python_seconds(code, stored):.3g}"))
 
 
 # --- running code ---------------------------------------------------------------------------------
@@ -312,7 +351,8 @@ def score_code(code: str, entry: str, sets: list[StoredSet], evaluator: Any, sou
             why = (r.error or "not a permutation of range(n)").strip().splitlines()[-1]
             raise ArchiveError(f"{source}: {s.name}: {r.status}{where}: {why}")
         sec = np.asarray(r.seconds, dtype=np.float64)
-        out[s.name] = set_score(tard, float(sec.mean()) if sec.size else 0.0, s, runtime)
+        out[s.name] = set_score(tard, float(sec.mean()) if sec.size else 0.0, s, runtime,
+                                str(getattr(r, "mode", "") or "python"))
     return out
 
 

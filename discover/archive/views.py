@@ -45,7 +45,8 @@ class Row:
         for name, s in (r.scores.items() if r else ()):
             d["scores"][name] = {"n": s.n, "instances": s.instances, "mean_gap_pct": s.mean_gap_pct,
                                  "max_gap_pct": s.max_gap_pct, "optimal": s.optimal,
-                                 "seconds_per_instance": s.seconds_per_instance, "runtime": s.runtime}
+                                 "seconds_per_instance": s.seconds_per_instance, "runtime": s.runtime,
+                                 "mode": s.mode, "python_seconds_per_instance": s.python_seconds_per_instance}
         return d
 
 
@@ -55,6 +56,14 @@ def _pct(x: float | None, digits: int = 2) -> str:
 
 def _secs(x: float | None) -> str:
     return "-" if x is None else f"{x:.1e}"
+
+
+MODE_TAG = {"compiled": "c", "python": "py"}
+
+
+def _secs_mode(x: float | None, mode: str) -> str:
+    """Format seconds per instance with the mode they were measured in: ``c`` compiled, ``py`` Python."""
+    return "-" if x is None else f"{x:.1e} {MODE_TAG.get(mode, '?')}"
 
 
 def _n_label(rec_sets: list[str], recs: list[IndexEntry]) -> dict[str, str]:
@@ -86,10 +95,11 @@ def list_table(rows: list[Row], title: str, wide: bool = False,
     marked = {k: v for k, v in (unproven or {}).items() if v and k in labels}
     for name in marked:
         labels[name] += "†"
-    caption = ("n=…: mean gap % to the optimum on that stored test set; mean: their average "
-               "(the sort key); s/inst at the largest n (references: numba kernels; champions: Python in the "
-               "sandbox); × Aug-MDDC: s/inst over Aug-MDDC's at that n; dominates: per n, the references "
-               "with a higher gap and no lower s/inst")
+    caption = ("n=…: mean gap % to the optimum on that stored test set; mean: their average (the sort key);"
+               " s/inst at the largest n, in the mode it was measured in (c: compiled, py: Python;"
+               " references: numba kernels; champions: in the sandbox); × Aug-MDDC: s/inst over"
+               " Aug-MDDC's at that n in the same mode; dominates: per n, the references with a higher gap"
+               " and no lower s/inst in the same mode")
     for name, k in marked.items():
         caption += (f"\n{labels[name]}: {k} optima of {name} are not proven; there the gap is to the best "
                     "known value, so it may understate the gap to the optimum")
@@ -118,7 +128,8 @@ def list_table(rows: list[Row], title: str, wide: bool = False,
             opt, count = optimal_count(rec) if rec else (0, 0)
             extra = [_gap(max_gap(rec) if rec else None), f"{opt}/{count}" if rec else "-"]
         t.add_row(Text(r.entry.id), *gaps, _gap(rec.test_gap() if rec else None), *extra,
-                  _secs(last.seconds_per_instance if last else None), ratio_text(rec, refs) if rec else "-",
+                  _secs_mode(last.seconds_per_instance, last.mode) if last else "-",
+                  ratio_text(rec, refs) if rec else "-",
                   Text(dominates_text(rec, refs) if rec else "-"), status, Text(r.entry.origin))
     return t
 
@@ -154,21 +165,28 @@ def _table(title: str) -> Table:
 
 
 def score_table(rec: IndexEntry, others: list[IndexEntry]) -> Table:
-    """Return mean gap % per n, max gap, optimal count and runtime of ``rec`` and each other entry."""
+    """Return mean gap % per n, max gap, optimal count and runtime of ``rec`` and each other entry.
+
+    The runtimes are all on ``rec``'s largest set, in the mode ``rec`` ran in there (a compiled
+    champion against the numba references, a Python one against their plain-Python files); "-"
+    where none was measured so.
+    """
     names = set_names(rec, *others)
     labels = _n_label(names, [rec, *others])
+    top = max(rec.scores, key=lambda k: rec.scores[k].n or 0) if rec.scores else None
+    mode = rec.scores[top].mode if top is not None else ""
     t = _table(f"{rec.id} against the references: mean gap % per n")
     t.add_column("entry", style="bold", no_wrap=True)
     for name in names:
         t.add_column(labels[name], justify="right", no_wrap=True)
-    for col in ("max %", "optimal", "s/inst"):
+    for col in ("max %", "optimal", f"s/inst {MODE_TAG.get(mode, '')}".strip()):
         t.add_column(col, justify="right", no_wrap=True)
     for r in [rec, *others]:
         opt, count = optimal_count(r)
-        last = r.scores[names[-1]] if names and names[-1] in r.scores else None
+        last = r.scores.get(top) if top is not None else None
         t.add_row(Text(r.id, style="bold cyan" if r is rec else ""),
                   *[_gap(r.scores[n].mean_gap_pct) if n in r.scores else "-" for n in names],
-                  _gap(max_gap(r)), f"{opt}/{count}", _secs(last.seconds_per_instance if last else None))
+                  _gap(max_gap(r)), f"{opt}/{count}", _secs(last.seconds_in(mode) if last and mode else None))
     return t
 
 

@@ -41,8 +41,20 @@ def result_json(result: EvalResult, summary: Summary) -> dict[str, Any]:
     return {
         "status": result.status, "error": result.error, "instances": summary.instances,
         "mean_tardiness": _num(summary.mean_tardiness), "mean_gap_pct": _num(summary.mean_gap_pct),
-        "max_gap_pct": _num(summary.max_gap_pct), "mean_seconds": _num(result.mean_seconds), "by_class": rows,
+        "max_gap_pct": _num(summary.max_gap_pct), "mean_seconds": _num(result.mean_seconds),
+        "mode": result.mode, "compile_s": result.compile_s, "compile_error": result.compile_error,
+        "by_class": rows,
     }
+
+
+def mode_line(result: EvalResult) -> str:
+    """Return the line saying which mode the seconds were measured in, and the compile time apart."""
+    if result.mode == "compiled":
+        return (f"mode compiled (numba): compile {result.compile_s:.2f} s CPU over the sandbox's processes,"
+                " not part of the seconds per instance")
+    if result.compile_error:
+        return f"mode python: numba could not compile it, so it ran as Python: {result.compile_error}"
+    return "mode python" if result.mode else "mode: nothing ran"
 
 
 def _fmt(x: float | None, spec: str, unit: str = "") -> str:
@@ -63,6 +75,7 @@ def _print_text(path: Path, iset: InstanceSet, result: EvalResult, summary: Summ
     console.print(line)
     console.print(f"seconds per instance {_fmt(result.mean_seconds * 1e3, '.3f', ' ms')} "
                   f"(total {result.total_seconds:.2f} s)")
+    console.print(mode_line(result), markup=False, highlight=False)
     if summary.by_class:
         table = Table("RDD", "TF", "instances", "mean tardiness", "mean gap %", "optimal")
         for r in summary.by_class:

@@ -26,7 +26,8 @@ from evaluator import EVALUATOR_VERSION
 from evaluator.sandbox.policy import compile_candidate
 from evaluator.sandbox.result import EvalResult
 
-SCHEMA = 2
+SCHEMA = 3
+TABLE = "results_v3"  # results with their mode and compile time (older files keep their own table)
 _CODE_FIELDS = (
     "co_argcount", "co_posonlyargcount", "co_kwonlyargcount", "co_nlocals", "co_stacksize", "co_flags",
     "co_code", "co_names", "co_varnames", "co_freevars", "co_cellvars", "co_filename", "co_name",
@@ -81,15 +82,16 @@ class EvalCache:
             self._db = sqlite3.connect(str(path), timeout=30, check_same_thread=False)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute(
-                "CREATE TABLE IF NOT EXISTS results (key TEXT PRIMARY KEY, status TEXT NOT NULL,"
+                f"CREATE TABLE IF NOT EXISTS {TABLE} (key TEXT PRIMARY KEY, status TEXT NOT NULL,"
                 " error TEXT NOT NULL, cut_short INTEGER NOT NULL, tardiness BLOB NOT NULL,"
-                " seconds BLOB NOT NULL)")
+                " seconds BLOB NOT NULL, mode TEXT NOT NULL, compile_s REAL NOT NULL,"
+                " compile_error TEXT NOT NULL)")
             self._db.commit()
 
     def __len__(self) -> int:
         with self._lock:
             if self._db is not None:
-                return int(self._db.execute("SELECT COUNT(*) FROM results").fetchone()[0])
+                return int(self._db.execute(f"SELECT COUNT(*) FROM {TABLE}").fetchone()[0])
             return len(self._mem)
 
     def get(self, key: str | None) -> EvalResult | None:
@@ -99,15 +101,16 @@ class EvalCache:
         with self._lock:
             hit = self._mem.get(key)
             if hit is None and self._db is not None:
-                row = self._db.execute("SELECT status, error, cut_short, tardiness, seconds FROM results"
-                                       " WHERE key = ?", (key,)).fetchone()
+                row = self._db.execute("SELECT status, error, cut_short, tardiness, seconds, mode, compile_s,"
+                                       f" compile_error FROM {TABLE} WHERE key = ?", (key,)).fetchone()
                 if row is not None:
                     hit = EvalResult(row[0], row[1], np.frombuffer(row[3], dtype="<i8"),
-                                     np.frombuffer(row[4], dtype="<f8"), cut_short=bool(row[2]))
+                                     np.frombuffer(row[4], dtype="<f8"), cut_short=bool(row[2]), mode=row[5],
+                                     compile_s=float(row[6]), compile_error=row[7])
                     self._mem[key] = hit
         if hit is None:
             return None
-        return EvalResult(hit.status, hit.error, hit.tardiness, hit.seconds, hit.cut_short, cached=True)
+        return hit.marked_cached()
 
     def put(self, key: str | None, result: EvalResult) -> None:
         """Store a result under a key (no-op for a None key)."""
@@ -117,9 +120,10 @@ class EvalCache:
             self._mem[key] = result
             if self._db is not None:
                 self._db.execute(
-                    "INSERT OR REPLACE INTO results VALUES (?, ?, ?, ?, ?, ?)",
+                    f"INSERT OR REPLACE INTO {TABLE} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (key, result.status, result.error, int(result.cut_short),
-                     result.tardiness.astype("<i8").tobytes(), result.seconds.astype("<f8").tobytes()))
+                     result.tardiness.astype("<i8").tobytes(), result.seconds.astype("<f8").tobytes(),
+                     result.mode, float(result.compile_s), result.compile_error))
                 self._db.commit()
 
     def close(self) -> None:

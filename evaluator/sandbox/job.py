@@ -8,6 +8,7 @@ the orders", and a status the parent did not ask for (``stopped``) is refused.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, InvalidStateError
@@ -52,6 +53,24 @@ def clean_text(value: Any) -> str:
 
 
 @dataclass(frozen=True)
+class Ran:
+    """How a shard's process ran the candidate, as it says (figures only: nothing here is scored)."""
+
+    mode: str = ""
+    compile_s: float = 0.0
+    compile_error: str = ""
+
+    @classmethod
+    def from_reply(cls, reply: dict[str, Any]) -> Ran:
+        mode = reply.get("mode")
+        secs = reply.get("compile_s")
+        secs = float(secs) if isinstance(secs, (int, float)) and math.isfinite(secs) and secs > 0 else 0.0
+        error = reply.get("compile_error")
+        return cls(mode if mode in ("python", "compiled") else "", min(secs, 1e6),
+                   clean_text(error) if error else "")
+
+
+@dataclass(frozen=True)
 class Outcome:
     """What one shard produced: the instances done, their values, and the failure if any."""
 
@@ -62,6 +81,7 @@ class Outcome:
     tardiness: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     seconds: np.ndarray = field(default_factory=lambda: np.zeros(0))
     cacheable: bool = True
+    how: Ran = field(default_factory=lambda: Ran())
 
     @classmethod
     def failure(cls, status: str, at: int, error: str, cacheable: bool = True) -> Outcome:
@@ -95,6 +115,7 @@ class Job:
         self._fail: tuple[int, str, str, bool] | None = None
         self._finished = False
         self._attached: set[Any] = set()
+        self._ran: dict[int, Ran] = {}  # by the shard's first instance
         self._lock = threading.Lock()
 
     def current_phase(self) -> np.ndarray:
@@ -134,23 +155,25 @@ class Job:
         secs = np.frombuffer(blob, dtype="<f8", count=done, offset=8 * jobs)
         secs = np.clip(np.nan_to_num(secs, nan=0.0, posinf=0.0, neginf=0.0), 0.0, None)
         done_idx = idx[:done]
+        how = Ran.from_reply(reply)
         values = tardiness_at(self.iset.p, self.iset.d, self.iset.offsets, done_idx, orders)
         bad = np.flatnonzero(values < 0)
         if bad.size:  # only a tampered worker sends a non-permutation as valid
             k = int(bad[0])
             i = int(done_idx[k])
             return Outcome("invalid_output", i, f"instance {i}: the returned order is not a permutation",
-                           done_idx[:k], values[:k], secs[:k])
+                           done_idx[:k], values[:k], secs[:k], how=how)
         if status == "stopped" and (done == len(idx) or self.stop_at() > int(idx[done])):
             at = int(idx[min(done, len(idx) - 1)])
             return Outcome("error", at, f"instance {at}: the candidate's process claimed it was told to stop"
                            " before this instance, and it was not", done_idx, values, secs, cacheable=False)
         if status in ("ok", "stopped"):
-            return Outcome(status, None, "", done_idx, values, secs)
+            return Outcome(status, None, "", done_idx, values, secs, how=how)
         fail = reply.get("fail")
         if not isinstance(fail, int) or not 0 <= fail < self.iset.count:
             fail = int(idx[min(done, len(idx) - 1)])
-        return Outcome(status, fail, clean_text(reply.get("error", "")) or status, done_idx, values, secs)
+        return Outcome(status, fail, clean_text(reply.get("error", "")) or status, done_idx, values, secs,
+                       how=how)
 
     def record(self, indices: np.ndarray, outcome: Outcome) -> None:
         """Take one shard's outcome; finish the phase when it was the last one."""
@@ -158,6 +181,8 @@ class Job:
             if self._finished:
                 return
             if outcome.status != "skipped":
+                if outcome.how.mode:
+                    self._ran[int(indices[0])] = outcome.how
                 self.tardiness[outcome.done] = outcome.tardiness
                 self.seconds[outcome.done] = outcome.seconds
                 if outcome.fail is not None and (self._fail is None or outcome.fail < self._fail[0]):
@@ -189,7 +214,7 @@ class Job:
                 s[f:] = 0.0
             else:
                 status, error, cacheable = "ok", "", True
-        result = EvalResult(status, error, t, s, cut_short=cut_short)
+        result = EvalResult(status, error, t, s, cut_short=cut_short, **self._how())
         if self.future.cancelled():  # shards were skipped: the result is incomplete, never store it
             return
         try:
@@ -200,6 +225,18 @@ class Job:
             self.future.set_result(result)
         except InvalidStateError:  # cancelled by the caller meanwhile
             pass
+
+    def _how(self) -> dict[str, Any]:
+        """Return the mode, the compile time summed over the processes, and the first compile failure.
+
+        A candidate that compiled in one shard and fell back to Python in another (a function
+        only some instances reach failed to compile) is reported as Python, with the reason.
+        """
+        ran = [self._ran[k] for k in sorted(self._ran)]
+        failure = next((r.compile_error for r in ran if r.compile_error), "")
+        modes = {r.mode for r in ran}
+        mode = "" if not modes else "compiled" if modes == {"compiled"} else "python"
+        return {"mode": mode, "compile_s": float(sum(r.compile_s for r in ran)), "compile_error": failure}
 
     def abort(self, reason: str) -> None:
         """Fail the evaluation with SandboxClosed (e.g. the sandbox is shutting down)."""

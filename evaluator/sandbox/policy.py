@@ -18,9 +18,18 @@ ALLOWED_MODULES = frozenset({
 
 DENIED_MODULES = frozenset({
     "numpy.ctypeslib", "numpy.f2py", "numpy.distutils", "numpy.testing", "numpy.typing",
-    "numba.cuda", "numba.pycc", "numba.testing", "numba.tests", "numba.misc", "numba.core.unsafe",
+    "numba.cuda", "numba.pycc", "numba.testing", "numba.tests", "numba.misc", "numba.core", "numba.extending",
+    "numba.experimental", "numba.np.unsafe", "numba.cpython.unsafe", "numba.carray", "numba.farray",
+    "numba.cfunc", "numba.objmode", "numba.intrinsic", "numba.overload", "numba.generated_jit",
 })
-"""Submodules of allowed packages that reach native code, files or the interpreter."""
+"""Submodules (and names) of allowed packages that reach native code, files or the interpreter: for
+numba, its compiler's internals, extension API (intrinsics and overloads write LLVM IR), raw
+pointers as arrays, C callbacks and object mode."""
+
+NUMBA_DECORATORS = frozenset({"njit", "jit", "vectorize", "guvectorize", "stencil"})
+DROPPED_KEYWORDS = frozenset({"cache", "parallel"})
+"""Keywords the policy drops from numba decorators: numba cannot cache code that has no file, and a
+candidate's process runs one thread (``prange`` then runs as ``range``)."""
 
 FORBIDDEN_NAMES = frozenset({
     "eval", "exec", "compile", "open", "input", "breakpoint", "help", "globals", "locals", "vars",
@@ -39,6 +48,9 @@ FORBIDDEN_ATTRS = frozenset({
     # numpy file I/O
     "save", "savez", "savez_compressed", "savetxt", "load", "loadtxt", "genfromtxt", "fromfile", "tofile",
     "memmap", "DataSource",
+    # numba's extension API, raw pointers and object mode, however numba is reached
+    "carray", "farray", "cfunc", "objmode", "intrinsic", "overload", "overload_method", "overload_attribute",
+    "extending", "experimental", "jitclass",
 })
 """Attribute names refused wherever they appear."""
 
@@ -94,7 +106,7 @@ def parse(code: str) -> tuple[ast.Module | None, str]:
         return None, f"line {e.lineno}: SyntaxError: {e.msg}"
     except (ValueError, RecursionError, MemoryError) as e:
         return None, f"cannot parse the code: {type(e).__name__}: {e}"[:300]
-    return strip_main_guard(tree), ""
+    return strip_numba_cache(strip_main_guard(tree)), ""
 
 
 def compile_candidate(code: str) -> tuple[CodeType | None, str]:
@@ -119,6 +131,22 @@ def strip_main_guard(tree: ast.Module) -> ast.Module:
     """Drop top-level ``if __name__ == "__main__":`` blocks: they never run in the sandbox."""
     tree.body = [s for s in tree.body if not _is_main_guard(s)] or [ast.Pass(lineno=1, col_offset=0)]
     return tree
+
+
+def strip_numba_cache(tree: ast.Module) -> ast.Module:
+    """Drop ``cache=...`` and ``parallel=...`` from numba decorators (``@njit(cache=True)``): the code
+    has no file to cache beside (numba would refuse: "no locator available"), and no threads may
+    start. Line numbers do not move."""
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            for deco in node.decorator_list:
+                if isinstance(deco, ast.Call) and _callee_name(deco.func) in NUMBA_DECORATORS:
+                    deco.keywords = [k for k in deco.keywords if k.arg not in DROPPED_KEYWORDS]
+    return tree
+
+
+def _callee_name(func: ast.expr) -> str:
+    return func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else ""
 
 
 def _is_main_guard(stmt: ast.stmt) -> bool:
@@ -165,6 +193,7 @@ def _forbidden(tree: ast.Module) -> str:
     """Return the first policy violation found, or ""."""
     docstrings = _docstring_ids(tree)
     imported: set[str] = set()
+    paths = _import_paths(tree)
     for node in ast.walk(tree):
         line = f"line {getattr(node, 'lineno', '?')}: "
         if isinstance(node, ast.Import):
@@ -172,6 +201,8 @@ def _forbidden(tree: ast.Module) -> str:
                 if not module_allowed(a.name):
                     return line + _import_reason(a.name)
                 imported.add((a.asname or a.name).split(".")[0])
+        elif isinstance(node, ast.Attribute) and (full := _dotted(node, paths)) and module_denied(full):
+            return line + _import_reason(full, "use of ")
         elif isinstance(node, ast.ImportFrom):
             mod = node.module or ""
             if node.level:
@@ -218,9 +249,38 @@ def _forbidden(tree: ast.Module) -> str:
     return ""
 
 
-def _import_reason(name: str) -> str:
+def _import_reason(name: str, what: str = "import of ") -> str:
+    if module_denied(name):
+        why = (" (numba's compiler internals, extension API, raw pointers and object mode are refused;"
+               " use @njit functions)" if name.startswith("numba.") else "")
+        return f"{what}'{name}' is not allowed{why}"
     allowed = ", ".join(sorted(ALLOWED_MODULES))
     return f"import of '{name}' is not allowed; allowed modules: {allowed}"
+
+
+def _import_paths(tree: ast.Module) -> dict[str, str]:
+    """Return the names the code binds to modules (or their members) by import: name → dotted path."""
+    out: dict[str, str] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for a in node.names:
+                root = a.name.split(".")[0]
+                out[a.asname or root] = a.name if a.asname else root
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            for a in node.names:
+                out[a.asname or a.name] = f"{node.module}.{a.name}"
+    return out
+
+
+def _dotted(node: ast.Attribute, paths: dict[str, str]) -> str:
+    """Return ``a.b.c`` as the dotted path it reaches when ``a`` is an imported name, else ""."""
+    parts = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value  # type: ignore[assignment]
+    if not isinstance(node, ast.Name) or node.id not in paths:
+        return ""
+    return ".".join([paths[node.id], *reversed(parts)])
 
 
 def _entry_problem(tree: ast.Module, entry: str) -> str:

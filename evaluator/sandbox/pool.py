@@ -31,13 +31,14 @@ from evaluator.sandbox.process import NO_STOP, WorkerProcess, WorkerStartError
 log = logging.getLogger(__name__)
 
 SHARD_GRACE_S = 0.25  # CPU seconds per shard, for compiling the code and confining the process
+COMPILE_CAP_S = 10.0  # CPU seconds of compiling per process the budget grants beyond the shard's share
 MIN_SHARD = 16  # fewer instances than this per shard is not worth a round trip
 LOAD_TIMEOUT_S = 60.0
 SETS_PER_WORKER = 4  # instance sets a zygote keeps loaded (least recently used dropped first)
 WALL_FACTOR, WALL_EXTRA_S = 3.0, 2.0  # wall-clock backstop of a shard: 3 × its CPU budget + 2 s
 ZYGOTE_GRACE_S = 30.0  # beyond the backstop, how long the zygote may take to report (warming numba)
 MAX_REPLY_HEADER = 4096  # bytes of a reply's JSON header
-REPLY_FIELDS = frozenset({"nonce", "status", "done", "fail", "error"})
+REPLY_FIELDS = frozenset({"nonce", "status", "done", "fail", "error", "mode", "compile_s", "compile_error"})
 RETRY = "retry"  # an outcome that says: killed from outside, run the shard again on a fresh process
 
 
@@ -274,10 +275,11 @@ class Pool:
         nonce = secrets.token_hex(16)
         jobs = int(np.sum(job.iset.sizes[idx]))
         max_reply = protocol.HEADER.size + MAX_REPLY_HEADER + 8 * (jobs + len(idx))
-        wall_s = WALL_FACTOR * task.budget_s + WALL_EXTRA_S
+        compiling = COMPILE_CAP_S if "numba" in job.code else 0.0
+        wall_s = WALL_FACTOR * (task.budget_s + compiling) + WALL_EXTRA_S
         meta = {"op": "run", "key": job.set_key, "code": job.code, "entry": job.entry, "seed": job.seed,
                 "policy": job.enforce_policy, "nonce": nonce, "cpu_s": task.budget_s, "wall_s": wall_s,
-                "max_reply": max_reply}
+                "max_reply": max_reply, "compile_cap_s": compiling}
         deadline = time.monotonic() + wall_s + ZYGOTE_GRACE_S
         try:
             w.send(meta, idx.astype("<i8").tobytes(), deadline)

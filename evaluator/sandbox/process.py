@@ -26,6 +26,7 @@ from evaluator.sandbox import confine, protocol
 _ROOT = str(Path(__file__).resolve().parents[2])
 _BOOT = f"import sys; sys.path.insert(0, {_ROOT!r}); from evaluator.sandbox.zygote import main; main()"
 _PROGRESS = struct.Struct("<qq")
+PAGE_BYTES = 24  # (instance running, stop before), then the compile seconds the candidate claims
 NO_STOP = (1 << 63) - 1
 UID_BASE = 1_500_000_000
 START_TIMEOUT_S = 120.0  # a cold numba cache compiles the helpers on first start
@@ -57,8 +58,8 @@ class WorkerProcess:
         memfd = os.memfd_create("discover-sandbox-progress")
         page = None
         try:
-            os.ftruncate(memfd, _PROGRESS.size)
-            self.page = page = mmap.mmap(memfd, _PROGRESS.size)
+            os.ftruncate(memfd, PAGE_BYTES)
+            self.page = page = mmap.mmap(memfd, PAGE_BYTES)
             self.set_stop(NO_STOP)
             flags = ["-s", "-B"] + (["-P"] if sys.version_info >= (3, 11) else [])
             cmd = [sys.executable, *flags, "-c", _BOOT, "--progress-fd", str(memfd),

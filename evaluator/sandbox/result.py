@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -13,6 +14,10 @@ STATUSES = ("ok", "invalid_output", "error", "timeout", "memory", "refused")
 
 NOT_RUN = -1
 """Tardiness marker for an instance that is invalid or was not run."""
+
+MODES = ("python", "compiled", "")
+"""How the candidate's own code ran: ``compiled`` when its numba functions compiled (the toolkit's
+kernels do not count: a plain-Python candidate calling them is ``python``); "" when nothing ran."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -30,11 +35,21 @@ class EvalResult:
         fails at instance ``f`` (the lowest failing index), instances before ``f`` keep their
         values and every instance from ``f`` on is -1, however the work was sharded.
     seconds
-        float64 wall-clock seconds of the candidate's call per instance (0 where not run).
+        float64 CPU seconds (its thread's) of the candidate's call per instance, the check of the order
+        it returns excluded (0 where not run).
     cut_short
         The cascade stopped after its subset: only the subset's instances were run.
     cached
         The result came from the evaluation cache, not from a new run.
+    mode
+        One of ``MODES``: the mode every figure in ``seconds`` was measured in.
+    compile_s
+        CPU seconds spent compiling the candidate's numba functions, summed over the processes
+        that ran it (each compiles once); never part of ``seconds``.
+    compile_error
+        One line saying why numba could not compile the candidate ("" when it could or did not
+        try). The candidate then ran as Python (``mode == "python"``): with status ``ok`` the error
+        text stays empty, so this field is where the reason is shown.
 
     Raises
     ------
@@ -48,10 +63,15 @@ class EvalResult:
     seconds: np.ndarray
     cut_short: bool = False
     cached: bool = False
+    mode: str = ""
+    compile_s: float = 0.0
+    compile_error: str = ""
 
     def __post_init__(self) -> None:
         if self.status not in STATUSES:
             raise ValueError(f"status {self.status!r} is not one of {', '.join(STATUSES)}")
+        if self.mode not in MODES:
+            raise ValueError(f"mode {self.mode!r} is not one of {', '.join(repr(m) for m in MODES)}")
         if self.status == "ok" and self.error:
             raise ValueError(f"an ok result carries no error text, got {self.error!r}")
         t = np.array(self.tardiness, dtype=np.int64)
@@ -98,7 +118,12 @@ class EvalResult:
         return {
             "status": self.status, "error": self.error, "tardiness": self.tardiness.tolist(),
             "seconds": self.seconds.tolist(), "cut_short": self.cut_short, "cached": self.cached,
+            "mode": self.mode, "compile_s": self.compile_s, "compile_error": self.compile_error,
         }
+
+    def marked_cached(self) -> EvalResult:
+        """Return a copy marked as coming from the cache."""
+        return dataclasses.replace(self, cached=True)
 
     @classmethod
     def failed(cls, status: str, error: str, count: int) -> EvalResult:

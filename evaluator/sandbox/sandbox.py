@@ -49,7 +49,9 @@ class Sandbox:
         Default CPU-time budget for one candidate on one whole set, in seconds. A set is cut
         into shards of consecutive instances, one per worker at most; each shard gets the share
         of the budget proportional to its Σn², plus 0.25 s grace, as the CPU time of its process,
-        and 3 × that + 2 s of wall clock (for candidates that sleep or block).
+        and 3 × that + 2 s of wall clock (for candidates that sleep or block). Code that mentions
+        numba also gets the CPU time its process spends compiling, up to ``pool.COMPILE_CAP_S``
+        per process (see ``runner.Program``; ``EvalResult.compile_s`` reports it).
     memory_mb
         Address-space limit of each candidate's process, in MB; an allocation beyond it gives
         status "memory".
@@ -229,8 +231,7 @@ def _chained_cached(source: Future) -> Future:
         elif f.exception() is not None:
             out.set_exception(f.exception())
         else:
-            r = f.result()
-            out.set_result(EvalResult(r.status, r.error, r.tardiness, r.seconds, r.cut_short, cached=True))
+            out.set_result(f.result().marked_cached())
 
     source.add_done_callback(copy)
     return out

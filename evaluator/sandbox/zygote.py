@@ -217,6 +217,7 @@ class Zygote:
             return {**head, "exit": layers.EXIT_CONFINE_FAILED}, b""
         pid, r = spare.pid, spare.reply_fd
         clock = _cpu_clock(pid)
+        runner.claim_compile(self.progress, 0.0)
         cpu0, t0 = _cpu_seconds(clock), time.monotonic()
         try:
             protocol.write_all(spare.request_fd, protocol.encode(meta, blob))
@@ -225,6 +226,7 @@ class Zygote:
         os.close(spare.request_fd)
         limit = int(meta["max_reply"])
         cpu_budget, wall_budget = float(meta["cpu_s"]), float(meta["wall_s"])
+        compile_cap = float(meta.get("compile_cap_s", 0.0))
         chunks: list[bytes] = []
         size, killed, eof = 0, "", False
         poller = select.poll()
@@ -252,7 +254,7 @@ class Zygote:
                 time.sleep(WATCH_TICK_S / 5)
             if size > limit:
                 killed = "size"
-            elif _cpu_seconds(clock) - cpu0 > cpu_budget:
+            elif _cpu_seconds(clock) - cpu0 > cpu_budget + runner.compile_claim(self.progress, compile_cap):
                 killed = "cpu"
             elif time.monotonic() - t0 > wall_budget:
                 killed = "wall"
@@ -336,7 +338,7 @@ def _cpu_seconds(clock: int) -> float:
 def main(argv: list[str] | None = None) -> None:
     """Serve the parent until it closes the pipe or says ``exit``."""
     opts = _options(sys.argv[1:] if argv is None else argv)
-    progress = mmap.mmap(opts.progress_fd, 16)
+    progress = mmap.mmap(opts.progress_fd, runner.PAGE_BYTES)
     os.close(opts.progress_fd)
     rfd, wfd = _take_pipes()
     try:
