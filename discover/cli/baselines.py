@@ -69,6 +69,17 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Score the baseline heuristics on SET.json, or `build` the stored baseline sets."""
         names = tuple(h.strip() for h in heuristics.split(",") if h.strip())
+        # --- weighted tardiness (issue 14 item 2), until the task seam replaces this branch ---
+        from evaluator.weighted.instances import is_weighted_file
+
+        if target != "build" and is_weighted_file(target):
+            from discover.cli.baselines_weighted import show_weighted
+            from evaluator.weighted.rules import NAMES as WEIGHTED_NAMES
+
+            picked = WEIGHTED_NAMES if heuristics == ",".join(NAMES) else names
+            show_weighted(Path(target), as_json, picked)
+            return
+        # --- end of the weighted branch ---
         unknown = [h for h in names if h not in NAMES]
         if unknown:
             raise UserError(f"option --heuristics: unknown {unknown[0]!r}; known: {', '.join(NAMES)}")
