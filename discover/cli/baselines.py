@@ -60,7 +60,9 @@ def register(app: typer.Typer) -> None:
     def baselines(
         target: str = typer.Argument(..., help="A set file (JSON), or 'build' to remake the stored sets."),
         as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
-        heuristics: str = typer.Option(",".join(NAMES), "--heuristics", help="Comma-separated names."),
+        heuristics: str = typer.Option(
+            ",".join(NAMES), "--heuristics",
+            help="Comma-separated names (on a weighted set: WSPT, EDD, WMDD, ATC, COVERT, Aug-WMDD)."),
         out_dir: Path = typer.Option(
             ARCHIVE_DIR / "baselines", "--out-dir", help="With 'build': the folder of the stored sets."),
         quick: bool = typer.Option(False, "--quick", help="With 'build': skip the n = 800, 1000 sets."),
