@@ -60,7 +60,9 @@ def register(app: typer.Typer) -> None:
     def baselines(
         target: str = typer.Argument(..., help="A set file (JSON), or 'build' to remake the stored sets."),
         as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
-        heuristics: str = typer.Option(",".join(NAMES), "--heuristics", help="Comma-separated names."),
+        heuristics: str = typer.Option(
+            ",".join(NAMES), "--heuristics",
+            help="Comma-separated names (on a weighted set: WSPT, EDD, WMDD, ATC, COVERT, Aug-WMDD)."),
         out_dir: Path = typer.Option(
             ARCHIVE_DIR / "baselines", "--out-dir", help="With 'build': the folder of the stored sets."),
         quick: bool = typer.Option(False, "--quick", help="With 'build': skip the n = 800, 1000 sets."),
@@ -69,6 +71,17 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Score the baseline heuristics on SET.json, or `build` the stored baseline sets."""
         names = tuple(h.strip() for h in heuristics.split(",") if h.strip())
+        # --- weighted tardiness (issue 14 item 2), until the task seam replaces this branch ---
+        from evaluator.weighted.instances import is_weighted_file
+
+        if target != "build" and is_weighted_file(target):
+            from discover.cli.baselines_weighted import show_weighted
+            from evaluator.weighted.rules import NAMES as WEIGHTED_NAMES
+
+            picked = WEIGHTED_NAMES if heuristics == ",".join(NAMES) else names
+            show_weighted(Path(target), as_json, picked)
+            return
+        # --- end of the weighted branch ---
         unknown = [h for h in names if h not in NAMES]
         if unknown:
             raise UserError(f"option --heuristics: unknown {unknown[0]!r}; known: {', '.join(NAMES)}")

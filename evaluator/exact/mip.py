@@ -26,6 +26,7 @@ import numpy as np
 
 from evaluator.exact.result import ExactResult, check_instance, check_time_limit, verified
 from evaluator.kernels import total_tardiness
+from evaluator.weighted.kernels import weighted_tardiness
 
 _banner_shown = False
 
@@ -50,8 +51,9 @@ def _new_highs() -> highspy.Highs:
     return h
 
 
-def _build(p: np.ndarray, d: np.ndarray, spt_cuts: bool) -> tuple[highspy.Highs, int]:
-    """Return a HiGHS model of the instance and the number of u variables."""
+def _build(p: np.ndarray, d: np.ndarray, spt_cuts: bool, w: np.ndarray | None = None
+           ) -> tuple[highspy.Highs, int]:
+    """Return a HiGHS model of the instance and the number of u variables (weights ``w``: Σ w_j T_j)."""
     n = p.shape[0]
     big_m = float(p.sum())
     nu = n * n
@@ -63,7 +65,7 @@ def _build(p: np.ndarray, d: np.ndarray, spt_cuts: bool) -> tuple[highspy.Highs,
     if spt_cuts:
         lower[ic:ic + n] = np.cumsum(np.sort(p))
     cost = np.zeros(ncol)
-    cost[it:] = 1.0
+    cost[it:] = 1.0 if w is None else w.astype(float)
     h = _new_highs()
     h.setOptionValue("threads", 1)
     h.setOptionValue("mip_rel_gap", 0.0)
@@ -94,8 +96,11 @@ def _build(p: np.ndarray, d: np.ndarray, spt_cuts: bool) -> tuple[highspy.Highs,
     return h, nu
 
 
-def solve_mip(p, d, time_limit: float | None = None, spt_cuts: bool = True) -> ExactResult:
+def solve_mip(p, d, time_limit: float | None = None, spt_cuts: bool = True, w=None) -> ExactResult:
     """Solve one instance with the positional MIP (HiGHS, one thread).
+
+    With weights ``w`` (positive integers) the objective is Σ w_j T_j (1||Σw_jT_j) and every value,
+    bound and check below is of the weighted tardiness.
 
     Parameters
     ----------
@@ -115,10 +120,15 @@ def solve_mip(p, d, time_limit: float | None = None, spt_cuts: bool = True) -> E
     t0 = time.perf_counter()
     p, d = check_instance(p, d)
     check_time_limit(time_limit)
+    if w is not None:
+        from evaluator.weighted.exact import check_weights
+
+        w = check_weights(w, p)
+    objective = total_tardiness if w is None else (lambda p, d, order: weighted_tardiness(p, w, d, order))
     n = p.shape[0]
     if n == 0:
         return ExactResult(0, np.zeros(0, np.int64), "optimal", 0, time.perf_counter() - t0, 0, "mip")
-    h, nu = _build(p, d, spt_cuts)
+    h, nu = _build(p, d, spt_cuts, w)
     if time_limit is not None:
         h.setOptionValue("time_limit", float(time_limit))
     h.run()
@@ -132,18 +142,18 @@ def solve_mip(p, d, time_limit: float | None = None, spt_cuts: bool = True) -> E
             order = None
     if order is None:
         order = np.argsort(d, kind="stable").astype(np.int64)
-    value = total_tardiness(p, d, order)
+    value = objective(p, d, order)
     nodes = int(info.mip_node_count)
     if status == highspy.HighsModelStatus.kOptimal:
         bound = math.ceil(info.mip_dual_bound - 1e-6)
         if value != round(info.objective_function_value) or bound < value:
             raise RuntimeError(f"mip: internal error, HiGHS reports {info.objective_function_value} with "
                                f"bound {info.mip_dual_bound} but its sequence has tardiness {value}")
-        order = verified(p, d, order, value, "mip")
+        order = verified(p, d, order, value, "mip") if w is None else order
         return ExactResult(value, order, "optimal", value, time.perf_counter() - t0, nodes, "mip")
     if status != highspy.HighsModelStatus.kTimeLimit:
         raise RuntimeError(f"mip: HiGHS stopped with status {h.modelStatusToString(status)}")
     bound = max(0, math.ceil(info.mip_dual_bound - 1e-6)) if math.isfinite(info.mip_dual_bound) else 0
-    order = verified(p, d, order, value, "mip")
+    order = verified(p, d, order, value, "mip") if w is None else order
     return ExactResult(value, order, "time_limit", min(bound, value), time.perf_counter() - t0, nodes, "mip",
                        f"time limit of {time_limit:g} s reached")
