@@ -17,7 +17,7 @@ lint: setup
 	$(BIN)/ruff check discover evaluator tests bench
 
 test: setup lint
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q --durations=15
 
 test-fast: setup
 	$(BIN)/pytest -q -m "not slow"
