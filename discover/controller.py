@@ -23,7 +23,7 @@ from discover.config import OPERATORS, Config
 from discover.cost import Assessment, CostMeter
 from discover.executors import ClusterLost, InfrastructureError
 from discover.fitness import Fitness, Score
-from discover.ledger import Ledger
+from discover.ledger import COMPILE_NOTE, Ledger
 from discover.llm.base import ChatRequest, TranscriptWriteError
 from discover.pipeline import (
     AST_LOCK,
@@ -94,6 +94,8 @@ class Controller:
         The cost reference's code (``cost.reference``); None: costs are not measured.
     recorded_costs
         Code hash → recorded cost to reuse instead of timing (a replay of a run).
+    compiled_reference
+        The cost reference's numba twin (``evaluator.compiled_programs``), for compiled programs.
     """
 
     def __init__(self, config: Config, store: RunStore, llm: Any, sandbox: Any, train: Any,
@@ -101,7 +103,8 @@ class Controller:
                  cascade: Any = None,
                  on_progress: Callable[[Progress], None] | None = None,
                  barriers: tuple[int, ...] = (), reference: str | None = None,
-                 recorded_costs: dict[str, dict] | None = None) -> None:
+                 recorded_costs: dict[str, dict] | None = None,
+                 compiled_reference: str | None = None) -> None:
         self.cfg = config
         self.store = store
         self.llm = llm
@@ -119,12 +122,13 @@ class Controller:
         self.ledger = Ledger(store, self.pop, s.reset_period, s.migration_period, s.objective, config.cost)
         ev = config.evaluation
         self.meter = None if reference is None else CostMeter(
-            sandbox, reference, config.cost, train, ev.entry, ev.timeout_s, recorded_costs, s.objective)
+            sandbox, reference, config.cost, train, ev.entry, ev.timeout_s, recorded_costs, s.objective,
+            compiled_reference)
         self.assessors = ThreadPool(2 * (ev.workers or 2) + 2, name="assess") if self.meter else None
         cc = config.cost
         probe_ns = tuple(int(p.n) for p, _ in self.meter.probes) if self.meter else ()
         self.limits = limits_text(ev.timeout_s, train.count, int(train.n), cc.budget_text(), cc.n,
-                                  s.objective, probe_ns, TEST_NS)
+                                  s.objective, probe_ns, TEST_NS, cc.probe_timeout_s / cc.probe_instances)
         w = np.array(s.operators.as_tuple(), dtype=float)
         self.op_probs = w / w.sum()
         self.window = config.llm.concurrency
@@ -381,7 +385,10 @@ class Controller:
             r, cost = r.train, r.cost
         sc = self.fitness.score(r.status, r.error, r.tardiness, float(np.sum(r.seconds)),
                                 bool(getattr(r, "cut_short", False)))
-        return replace(sc, cost=cost) if sc.ok else sc
+        if not sc.ok:
+            return sc
+        failed = getattr(r, "compile_error", "")  # ran, but as Python: the next prompt says why
+        return replace(sc, cost=cost, error=f"{COMPILE_NOTE}{failed}" if failed else "")
 
     def _abort(self) -> None:
         for job in self.jobs.values():

@@ -1,7 +1,8 @@
 """Cost of a program: seconds per instance, measured side by side with a reference program.
 
-How it is measured. The program and the reference (``cost.reference``, a plain-Python entry of
-``archive/references``, so both run in the same execution mode) are run in the same sandbox on the
+How it is measured. The program and the reference (``cost.reference``: a plain-Python entry of
+``archive/references`` for a Python program, its numba twin from ``evaluator.compiled_programs`` for
+a compiled one, so both run in the same execution mode) are run in the same sandbox on the
 same instances, in interleaved pairs (reference, program, reference, program, ...). Each side's
 figure is, per instance, the fastest of its ``cost.repeats`` runs, summed over the instances; the
 cost is the ratio of the two and, for display, the program's seconds per instance. This is done at
@@ -69,12 +70,16 @@ class Timing:
     reference_seconds: float  # reference, seconds per instance (min over repeats)
     ratio: float | None  # program / reference; None unless ok
     spread: float  # (max - min) / min of the program's repeats
+    mode: str = "python"  # how the program ran: python or compiled (EvalResult.mode)
+    reference_mode: str = "python"  # how the reference ran: compiled for a compiled program where it can
 
     def text(self, reference: str) -> str:
-        """Return e.g. ``1.3 ms/inst (0.42 × aug_mddc) at n = 100``."""
+        """Return e.g. ``1.3 ms/inst (0.42 × aug_mddc) at n = 100`` (``compiled`` said where it was)."""
         if self.status != "ok" or self.seconds is None:
             return f"did not finish at n = {self.n} ({self.status})"
-        return f"{fmt_seconds(self.seconds)}/inst ({self.ratio:.2g} × {reference}) at n = {self.n}"
+        how = "" if self.mode == "python" else f"{self.mode}, "
+        ref = reference if self.reference_mode == "python" else f"{reference} {self.reference_mode}"
+        return f"{fmt_seconds(self.seconds)}/inst ({how}{self.ratio:.2g} × {ref}) at n = {self.n}"
 
 
 @dataclass(frozen=True)
@@ -189,10 +194,12 @@ class CostMeter:
     """
 
     def __init__(self, sandbox: Any, reference: str, cfg: CostConfig, train: InstanceSet, entry: str,
-                 timeout_s: float, recorded: dict[str, dict] | None = None, objective: str = "gap") -> None:
+                 timeout_s: float, recorded: dict[str, dict] | None = None, objective: str = "gap",
+                 compiled_reference: str | None = None) -> None:
         self.sandbox = sandbox
         self.objective = objective
         self.reference = reference
+        self.compiled_reference = compiled_reference  # the reference's numba twin, for compiled programs
         self.cfg = cfg
         self.entry = entry
         self.timeout_s = timeout_s
@@ -208,12 +215,18 @@ class CostMeter:
             return self.sandbox.submit(code, iset, entry=self.entry, timeout_s=timeout_s or self.timeout_s,
                                        cascade=cascade, seed=seed)
 
-    def time(self, code: str, iset: InstanceSet, repeats: int | None = None) -> Timing:
-        """Time ``code`` against the reference on ``iset`` in interleaved pairs (blocking)."""
+    def time(self, code: str, iset: InstanceSet, repeats: int | None = None, mode: str = "python") -> Timing:
+        """Time ``code`` against the reference on ``iset`` in interleaved pairs (blocking).
+
+        A program that ran compiled (``mode``) is timed against the reference's compiled twin when
+        there is one (``evaluator.compiled_programs``), so both run in the same mode.
+        """
         repeats = repeats or self.cfg.repeats
+        compiled = mode == "compiled" and self.compiled_reference is not None
+        reference = self.compiled_reference if compiled else self.reference
         mine, ref, status = [], [], "ok"
         for _ in range(repeats):  # one after the other: the pair shares the machine's state of the moment
-            r = self.submit(self.reference, iset, next(_seeds)).result()
+            r = self.submit(reference, iset, next(_seeds)).result()
             c = self.submit(code, iset, next(_seeds)).result()
             if r.ok:
                 ref.append(_seconds(r))
@@ -223,19 +236,21 @@ class CostMeter:
             mine.append(_seconds(c))
         k = iset.count
         rs = float(np.min(ref, axis=0).sum()) / k if ref else math.nan  # per instance, its fastest run
+        modes = (mode or "python", "compiled" if compiled else "python")
         if status != "ok" or not mine:
-            return Timing(int(iset.n), k, status, None, rs, None, 0.0)
+            return Timing(int(iset.n), k, status, None, rs, None, 0.0, *modes)
         cs = float(np.min(mine, axis=0).sum()) / k
         totals = [float(m.sum()) for m in mine]
         lo, hi = min(totals), max(totals)
         ratio = cs / rs if rs > 0 else math.inf
-        return Timing(int(iset.n), k, "ok", cs, rs, ratio, (hi - lo) / lo if lo > 0 else 0.0)
+        return Timing(int(iset.n), k, "ok", cs, rs, ratio, (hi - lo) / lo if lo > 0 else 0.0, *modes)
 
-    def measure(self, code: str, train_gap: float | None, bar: float | None = None) -> Cost:
+    def measure(self, code: str, train_gap: float | None, bar: float | None = None,
+                mode: str = "python") -> Cost:
         """Time a valid program at the training size and at ``cost.n``; probe it when its training gap
-        is below ``bar`` (the best of its island when its prompt was built)."""
-        train = self.time(code, self.train_timed)
-        at_n = self.time(code, self.at_n)
+        is below ``bar`` (the best of its island when its prompt was built). ``mode``: how it ran."""
+        train = self.time(code, self.train_timed, mode=mode)
+        at_n = self.time(code, self.at_n, mode=mode)
         probe: dict[str, dict[str, Any]] = {}
         slow = over_budget(Cost(train, at_n), self.cfg) is not None  # never promoted: not worth the probe
         if bar is not None and train_gap is not None and train_gap < bar and not slow:
@@ -262,4 +277,4 @@ class CostMeter:
                 h = code_hash(code)
         if self.recorded and h in self.recorded:
             return Assessment(r, Cost.from_dict(self.recorded[h]))
-        return Assessment(r, self.measure(code, sc.gap, bar))
+        return Assessment(r, self.measure(code, sc.gap, bar, getattr(r, "mode", "") or "python"))

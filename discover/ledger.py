@@ -27,6 +27,8 @@ COPY_OPERATORS = ("reset", "migrate")
 FAILURES = ("timeout", "memory", "error", "invalid_output", "refused", "over_budget", "cut_short", "no_code")
 """Statuses shown to the model as the island's last failures."""
 FAILURES_SHOWN = 3
+COMPILE_NOTE = "numba could not compile it, so it ran as Python: "
+"""How a valid program's error begins when its numba code fell back to Python (shown as a failure)."""
 COUNTERS = dict(samples=0, valid=0, tokens=0, cost=0.0, best_sample=0, invalid_streak=0, resets=0,
                 migrations=0, llm_errors=0, llm_error_streak=0, usage_unknown=0, usage_capped=0,
                 over_budget=0)
@@ -105,8 +107,12 @@ class Ledger:
         return tuple(lines[-FAILURES_SHOWN:])
 
     def _failed(self, island: int, prompt: int | None, status: str, error: str) -> None:
-        if status in FAILURES and prompt is not None:
+        if prompt is None:
+            return
+        if status in FAILURES:
             self.fails.setdefault(island, []).append((prompt, failure_line(status, error)))
+        elif status == "ok" and error.startswith(COMPILE_NOTE):  # valid, but not compiled as written
+            self.fails.setdefault(island, []).append((prompt, failure_line("not_compiled", error)))
 
     # --- start ---------------------------------------------------------------------------------
     def seed(self, seeds: dict[str, str], scores: dict[str, Score]) -> None:
@@ -139,8 +145,8 @@ class Ledger:
                 self.code[pid] = code
                 if cost_json:
                     self.costs[pid] = Cost.from_dict(json.loads(cost_json))
-            elif operator not in COPY_OPERATORS and operator != "seed":
-                self._failed(island, prompt, status, error)
+            if operator not in COPY_OPERATORS and operator != "seed":
+                self._failed(island, prompt, status, error or "")
             if h and operator not in COPY_OPERATORS and status != "duplicate":
                 self.first.setdefault(h, pid)
             self.next_pid = pid + 1

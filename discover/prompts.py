@@ -118,8 +118,12 @@ DEFAULT_LIMITS = "It must finish in well under a second for n = 100."
 
 
 def limits_text(timeout_s: float, train_count: int, train_n: int, budget: str | None, cost_n: int,
-                objective: str, probe_ns: tuple[int, ...], test_ns: tuple[int, ...]) -> str:
-    """Return the system prompt's paragraph on the real limits, from the run's configuration."""
+                objective: str, probe_ns: tuple[int, ...], test_ns: tuple[int, ...],
+                probe_s: float = 0.0) -> str:
+    """Return the system prompt's paragraph on the real limits, from the run's configuration.
+
+    ``probe_s``: the CPU seconds per instance a program has on the scale-probe sets (0: unstated).
+    """
     per = 1000 * timeout_s / max(1, train_count)
     lines = [f"Time limit: {timeout_s:g} s of CPU time for all {train_count} training instances of"
              f" n = {train_n} together (about {per:.3g} ms per instance); a program that exceeds it scores"
@@ -132,7 +136,9 @@ def limits_text(timeout_s: float, train_count: int, train_n: int, budget: str | 
         lines.append(f"Cost counts: every valid program is timed at n = {cost_n} against a reference, and"
                      " programs that are both accurate and fast (on the gap-cost Pareto front) are kept.")
     sizes = ", ".join(str(n) for n in test_ns)
-    probe = f" promising programs are also scored at n = {', '.join(map(str, probe_ns))};" if probe_ns else ""
+    within = f" (within {probe_s:.3g} s of CPU time per instance)" if probe_s > 0 else ""
+    ns = ", ".join(map(str, probe_ns))
+    probe = f" promising programs are also scored at n = {ns}{within};" if probe_ns else ""
     lines.append(f"Sizes: training uses n = {train_n};{probe} the test sets use n = {sizes}, so the"
                  " program must stay accurate and fast as n grows.")
     return "\n".join(lines)

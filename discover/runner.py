@@ -28,6 +28,7 @@ from discover.llm.recording import RecordingLLM
 from discover.normalize import rename
 from discover.prompts import PromptError, load_templates, references_dir, seed_programs
 from discover.store import DB_FILE, RUN_FILES, TIME_COLUMNS, RunStore, StoreError, check_writable
+from evaluator.compiled_programs import PROGRAMS, compiled_program
 from evaluator.instances import write_atomic
 
 
@@ -331,9 +332,10 @@ def _drive(session: _Session, store: RunStore, on_progress: Callable[[Progress],
             cascade = parts.cascade_type(subset=ev.cascade_subset, threshold=ev.cascade_threshold)
         seeds = _with_entry(seed_programs(cfg.search.seeds), ev.entry)
         reference = _with_entry(seed_programs((cfg.cost.reference,)), ev.entry)[cfg.cost.reference]
+        twin = compiled_program(cfg.cost.reference, ev.entry) if cfg.cost.reference in PROGRAMS else None
         ctl = Controller(cfg, store, llm, parts.sandbox, session.train, load_templates(cfg.prompts), seeds,
                          parts.extract, cascade, on_progress, barriers, reference=reference,
-                         recorded_costs=parts.costs)
+                         recorded_costs=parts.costs, compiled_reference=twin)
         reason = ctl.run()
         prog = ctl.progress()
         if store.get_state("status") != "finished":

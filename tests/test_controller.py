@@ -6,6 +6,7 @@ run, Ctrl-C, a garbage-only LLM, failing LLM calls, budgets and island bookkeepi
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -192,7 +193,7 @@ def test_replay_reproduces_and_reports_a_divergence(reference_run, tmp_path, san
     assert "code differs: original '" in bad.divergence and bad.divergence.endswith("vs replay ''")
 
 
-def wait_for_samples(db: Path, at_least: int, proc: subprocess.Popen, limit_s: float = 60.0) -> int:
+def wait_for_samples(db: Path, at_least: int, proc: subprocess.Popen, limit_s: float = 300.0) -> int:
     t0 = time.monotonic()
     while time.monotonic() - t0 < limit_s:
         assert proc.poll() is None, "the run ended before it could be killed"
@@ -233,8 +234,9 @@ def test_sigkill_then_resume_equals_an_uninterrupted_run(reference_run, sets, sa
                             start_new_session=True)
     try:
         done = wait_for_samples(run_dir / "run.sqlite", SAMPLES // 3, proc)
-        os.killpg(proc.pid, signal.SIGKILL)  # the run and its sandbox workers, at once
     finally:
+        with contextlib.suppress(ProcessLookupError):  # it may have ended on its own (the assert says so)
+            os.killpg(proc.pid, signal.SIGKILL)  # the run and its sandbox workers, at once
         proc.wait(timeout=30)
     assert done < SAMPLES
     with RunStore.open(run_dir) as s:

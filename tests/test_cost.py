@@ -27,6 +27,7 @@ from discover.prompts import references_dir
 from discover.report import render_report
 from discover.runner import Parts, replay_run, start_run
 from discover.store import ProgramRow, RunStore
+from evaluator.compiled_programs import compiled_program
 from evaluator.instances import load_set
 from evaluator.sandbox import Sandbox
 from tests import test_controller
@@ -112,6 +113,24 @@ def test_a_program_timed_against_itself_costs_about_one_and_the_search_costs_far
     assert meter.at_n.sha256() == cost_set(cfg).sha256()  # every run times the same instances
 
 
+@pytest.mark.slow
+def test_a_compiled_program_is_timed_against_the_reference_s_compiled_twin(sandbox, sets):
+    """Same mode on both sides: about one against the numba twin, a sliver of the plain-Python file."""
+    cfg = CostConfig(reference="mdd", n=200, instances=3, repeats=2)
+    train = load_set(sets / "train.json")
+    numba_mdd = (PROGRAMS.parents[1] / "bench" / "programs" / "mdd_numba.py").read_text()
+    twin = CostMeter(sandbox, _reference("mdd"), cfg, train, "schedule", 60.0,
+                     compiled_reference=compiled_program("mdd")).time(numba_mdd, cost_set(cfg),
+                                                                       mode="compiled")
+    mixed = CostMeter(sandbox, _reference("mdd"), cfg, train, "schedule", 60.0).time(
+        numba_mdd, cost_set(cfg), mode="compiled")
+    assert twin.status == mixed.status == "ok"
+    assert (twin.mode, twin.reference_mode, mixed.reference_mode) == ("compiled", "compiled", "python")
+    assert 0.2 < twin.ratio < 5, twin
+    assert mixed.ratio * 5 < twin.ratio, (mixed, twin)
+    assert "compiled" in twin.text("mdd") and "mdd compiled" in twin.text("mdd")
+
+
 def _run(sets: Path, tmp: Path, name: str, objective: str, **over):
     cfg = load_config(None, {
         "run_dir": str(tmp / name), "seed": 5, "search.islands": 2, "search.objective": objective,
@@ -154,8 +173,37 @@ def test_the_next_prompt_shows_the_limits_and_the_island_s_last_failures(budget_
     assert "Time limit: 30 s of CPU time for all 40 training instances of n = 8" in system
     assert "one slower than 3 × mddc at n = 30 is rejected (status over_budget)" in system
     assert "the test sets use n = 20, 100, 200, 500" in system and "good rule" not in system
+    assert "also scored at n = 100, 500 (within 2 s of CPU time per instance)" in system  # 20 s / 10
     later = [p.request["messages"][1]["content"] for p in prompts[3:]]
     assert any("The last failed attempts" in u and "- over_budget: over budget: " in u for u in later)
+
+
+class UncompilableLLM:
+    """Answers with numba code numba cannot type (it runs as Python), a distinct constant each time."""
+
+    def complete(self, request):
+        from tests.test_sandbox_compiled import UNCOMPILABLE
+
+        keys = [hashlib.sha256(request.key(j).encode()).hexdigest()[:8] for j in range(request.n)]
+        outs = [f"```python\n{UNCOMPILABLE}\nK = {k!r}\n```\n" for k in keys]
+        return ChatResult(tuple(outs), request.model, 100, 40 * request.n)
+
+
+@pytest.mark.slow
+def test_the_next_prompt_says_when_numba_could_not_compile_the_last_attempt(sets, tmp_path):
+    cfg = load_config(None, {
+        "run_dir": str(tmp_path / "nc"), "seed": 2, "search.islands": 1, "llm.concurrency": 1,
+        "llm.samples_per_prompt": 1, "stopping.samples": 2, "evaluation.train_set": str(sets / "train.json"),
+        "evaluation.valid_set": str(sets / "valid.json"), "evaluation.workers": 1,
+        "evaluation.timeout_s": 30.0, "champion.dir": str(tmp_path / "champions"), "champion.promote": False,
+        **FAST})
+    start_run(cfg, Parts(llm=UncompilableLLM()))
+    with RunStore.open(tmp_path / "nc") as s:
+        prompts = s.prompts()
+        rows = s.query("SELECT status, error FROM programs WHERE operator != 'seed'")
+    assert rows and all(st == "ok" and e.startswith("numba could not compile it") for st, e in rows), rows
+    later = prompts[-1].request["messages"][1]["content"]
+    assert "- not_compiled: numba could not compile it, so it ran as Python: line " in later, later
 
 
 @pytest.mark.slow

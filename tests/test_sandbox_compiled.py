@@ -197,3 +197,15 @@ def test_machine_code_that_does_not_fit_the_module_is_ignored():
     assert not machine.install(jitted, dumps({("g", None): ()}))
     assert not jitted["f"].overloads
     assert machine.key("x = 1\n") != machine.key('"""doc"""\nx = 1\n')
+
+
+@pytest.mark.slow
+def test_code_numba_could_not_compile_runs_as_python_at_once_in_later_processes(iset):
+    """The reason is remembered: the next set runs as Python with it, without numba trying again."""
+    other = generate(30, 3, 6, rdd_grid=(0.2, 0.6), tf_grid=(0.4, 0.8))
+    with Sandbox(workers=1, timeout_s=20.0) as sb:
+        first = sb.evaluate(UNCOMPILABLE, iset)
+        again = sb.evaluate(UNCOMPILABLE, other)
+    assert first.status == again.status == "ok" and first.mode == again.mode == "python"
+    assert again.compile_error == first.compile_error != ""
+    assert again.compile_s * 4 < first.compile_s, (again.compile_s, first.compile_s)

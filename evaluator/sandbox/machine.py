@@ -5,7 +5,9 @@ training set's shards, each timing run and each probe. So the first process that
 candidate sends its machine code back with its reply, in numba's own cache format (each
 overload's ``CompileResult._reduce()``, pickled with numba's serializer), and the parent hands
 it to the later processes that run *the same code* (``key``: the code's digest with numba's
-version), which install it instead of compiling. Installing takes a fraction of compiling.
+version), which install it instead of compiling. Installing takes a fraction of compiling. Code
+numba could not compile is remembered with the reason, and later processes run it as Python
+straight away, with that reason, instead of failing to compile it again.
 
 Why this is safe: the bytes come from a confined process running that code and only ever reach
 confined processes running that code, so they can do nothing the code itself could not; the
@@ -80,10 +82,26 @@ def install(jitted: dict[str, Any], payload: bytes) -> bool:
 class Store:
     """The parent's machine code by key: bounded, thread-safe, never unpickled."""
 
-    def __init__(self, keep: int = KEEP) -> None:
-        self.keep = keep
+    def __init__(self, size: int = KEEP) -> None:
+        self.size = size
         self._items: OrderedDict[str, bytes] = OrderedDict()
+        self._failed: OrderedDict[str, str] = OrderedDict()  # key → why numba could not compile it
         self._lock = threading.Lock()
+
+    def keep(self, k: str, blob: bytes, compile_error: str = "") -> None:
+        """Keep what a process of code ``k`` sent: its machine code, or why numba failed (ran as Python)."""
+        if compile_error:
+            with self._lock:
+                self._failed[k] = compile_error
+                while len(self._failed) > self.size:
+                    self._failed.popitem(last=False)
+        else:
+            self.put(k, blob)
+
+    def failure(self, k: str) -> str:
+        """Return why numba could not compile code ``k`` ("" when it could, or nobody tried)."""
+        with self._lock:
+            return self._failed.get(k, "")
 
     def get(self, k: str) -> bytes:
         with self._lock:
@@ -98,5 +116,5 @@ class Store:
         with self._lock:
             self._items[k] = blob
             self._items.move_to_end(k)
-            while len(self._items) > self.keep:
+            while len(self._items) > self.size:
                 self._items.popitem(last=False)

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from evaluator.sandbox import machine, protocol
-from evaluator.sandbox.job import Job, Outcome
+from evaluator.sandbox.job import Job, Outcome, Ran
 from evaluator.sandbox.layers import EXIT_CONFINE_FAILED
 from evaluator.sandbox.process import NO_STOP, WorkerProcess, WorkerStartError
 
@@ -124,7 +124,8 @@ class Pool:
         job.expect(len(shards))
         weight = [float(np.sum(job.iset.sizes[s].astype(np.float64) ** 2)) / total_w for s in shards]
         tasks = [Task(job, s, job.timeout_s * w + SHARD_GRACE_S) for s, w in zip(shards, weight, strict=True)]
-        if len(tasks) > 1 and "numba" in job.code and not self.machine.get(machine.key(job.code)):
+        mkey = machine.key(job.code) if "numba" in job.code else ""
+        if len(tasks) > 1 and mkey and not self.machine.get(mkey) and not self.machine.failure(mkey):
             tasks = [Task(tasks[0].job, tasks[0].indices, tasks[0].budget_s, tuple(tasks[1:]))]
         for t in tasks:
             self._tasks.put(t)
@@ -288,11 +289,13 @@ class Pool:
         wall_s = WALL_FACTOR * (task.budget_s + compiling) + WALL_EXTRA_S
         mkey = machine.key(job.code) if compiling else ""
         code_in = self.machine.get(mkey) if mkey else b""
-        max_reply += machine.MAX_BYTES if mkey and not code_in else 0
+        failed = self.machine.failure(mkey) if mkey and not code_in else ""
+        asked = bool(mkey and not code_in and not failed)
+        max_reply += machine.MAX_BYTES if asked else 0
         meta = {"op": "run", "key": job.set_key, "code": job.code, "entry": job.entry, "seed": job.seed,
                 "policy": job.enforce_policy, "nonce": nonce, "cpu_s": task.budget_s, "wall_s": wall_s,
                 "max_reply": max_reply, "compile_cap_s": compiling, "count": len(idx),
-                "export_machine": bool(mkey and not code_in)}
+                "export_machine": asked, "compile_failed": failed}
         deadline = time.monotonic() + wall_s + ZYGOTE_GRACE_S
         try:
             w.send(meta, idx.astype("<i8").tobytes() + code_in, deadline)
@@ -308,12 +311,12 @@ class Pool:
             w.kill()
             return Outcome.failure("error", int(idx[0]), "the sandbox's zygote sent an unexpected message",
                                    cacheable=False), False
-        keep = (lambda blob: self.machine.put(mkey, blob)) if meta["export_machine"] else None
+        keep = (lambda blob, how: self.machine.keep(mkey, blob, how.compile_error)) if asked else None
         return judge(job, idx, head, raw, nonce, max_reply, last_try, keep), True
 
 
 def judge(job: Job, idx: np.ndarray, head: dict, raw: bytes, nonce: str, max_reply: int,
-          last_try: bool, keep_machine: Callable[[bytes], None] | None = None) -> Outcome:
+          last_try: bool, keep_machine: Callable[[bytes, Ran], None] | None = None) -> Outcome:
     """Turn the zygote's report on one candidate process (how it ended, what it wrote) into an outcome."""
     at = head.get("progress")
     at = at if isinstance(at, int) and at in set(idx.tolist()) else int(idx[0])
@@ -363,8 +366,8 @@ def judge(job: Job, idx: np.ndarray, head: dict, raw: bytes, nonce: str, max_rep
                                " asked for, or of a wrong size", cacheable=False)
     code, blob = (blob[len(blob) - size:], blob[:len(blob) - size]) if size else (b"", blob)
     outcome = job.parse_reply(idx, reply, blob)
-    if code and keep_machine is not None and outcome.status == "ok" and outcome.how.mode == "compiled":
-        keep_machine(code)
+    if keep_machine is not None and outcome.status == "ok":  # its machine code, or why numba failed
+        keep_machine(code if outcome.how.mode == "compiled" else b"", outcome.how)
     return outcome
 
 

@@ -265,6 +265,7 @@ class Shard:
     enforce_policy: bool = True
     machine_code: bytes = b""  # a compiled candidate's machine code from an earlier process (machine.py)
     export_machine: bool = False  # send the machine code back once compiled
+    compile_failed: str = ""  # an earlier process could not compile it (why): run it as Python at once
     orders: list[np.ndarray] = field(default_factory=list)
     seconds: list[float] = field(default_factory=list)
     machine_out: bytes = b""
@@ -339,6 +340,7 @@ def run_shard(shard: Shard, progress: Any, refused: list[str]) -> dict[str, Any]
     program = Program(code_obj, shard.code.splitlines(), shard.entry, shard.seed, base_builtins,
                       maybe_compiled="numba" in shard.code, page=progress, machine_code=shard.machine_code,
                       export_machine=shard.export_machine)
+    program.compile_error = shard.compile_failed
     sys.setrecursionlimit(RECURSION_LIMIT)
     refused.clear()
     for i in shard.indices.tolist():

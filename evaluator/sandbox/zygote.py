@@ -290,7 +290,8 @@ class Zygote:
                 code=meta["code"], entry=meta["entry"], seed=int(meta["seed"]), p=p, d=d, offsets=offsets,
                 indices=np.frombuffer(blob, dtype="<i8", count=count).astype(np.int64),
                 enforce_policy=bool(meta["policy"]), machine_code=blob[8 * count:],
-                export_machine=bool(meta.get("export_machine")))
+                export_machine=bool(meta.get("export_machine")),
+                compile_failed=str(meta.get("compile_failed", "")))
         except BaseException:  # noqa: BLE001 - the zygote went away, or sent nothing
             os._exit(EXIT_INTERNAL)
         try:
