@@ -7,7 +7,8 @@ same instances, in interleaved pairs (reference, program, reference, program, ..
 figure is, per instance, the fastest of its ``cost.repeats`` runs, summed over the instances; the
 cost is the ratio of the two and, for display, the program's seconds per instance. This is done at
 the training size (on ``cost.train_instances`` training instances) and at ``cost.n`` (on
-``cost.instances`` generated instances of that size, the size at which cost counts). A program
+``cost.instances`` generated instances of that size, the size at which cost counts), both sets
+joined into one sandbox run per side and repeat, so a program costs ``2 × cost.repeats`` runs. A program
 that beats the best of its island (as its prompt saw it) and is within the budget is also scored on
 the scale-probe sets: gap and seconds per instance (the bounds that keep the probe a small share of
 the loop, with ``cost.probe_timeout_s`` per set).
@@ -53,7 +54,8 @@ from discover.config import CostConfig
 from discover.fitness import Fitness, stratified
 from discover.normalize import code_hash
 from discover.pipeline import AST_LOCK
-from evaluator.instances import InstanceFileError, InstanceSet, generate, load_set
+from evaluator.instances import InstanceFileError, InstanceSet, from_arrays, generate, load_set
+from evaluator.sandbox.result import NOT_RUN
 
 COST_SET_SEED = 20_251_201  # the generated instances of size cost.n: fixed, so every run times the same ones
 _seeds = itertools.count(1_000_003)  # a fresh seed per timing run, so the evaluation cache never answers
@@ -127,6 +129,20 @@ class Assessment:
 def _seconds(r: Any) -> np.ndarray:
     """Return a result's per-instance CPU seconds."""
     return np.asarray(r.seconds, float)
+
+
+def _timing(iset: InstanceSet, mine: list[np.ndarray], ref: list[np.ndarray], status: str,
+            modes: tuple[str, str]) -> Timing:
+    """Return one set's figures from its instances' seconds in each finished repeat of both sides."""
+    k = iset.count
+    rs = float(np.min(ref, axis=0).sum()) / k if ref else math.nan  # per instance, its fastest run
+    if status != "ok" or not mine:
+        return Timing(int(iset.n), k, status, None, rs, None, 0.0, *modes)
+    cs = float(np.min(mine, axis=0).sum()) / k
+    totals = [float(m.sum()) for m in mine]
+    lo, hi = min(totals), max(totals)
+    ratio = cs / rs if rs > 0 else math.inf
+    return Timing(int(iset.n), k, "ok", cs, rs, ratio, (hi - lo) / lo if lo > 0 else 0.0, *modes)
 
 
 def fmt_seconds(s: float | None) -> str:
@@ -216,41 +232,50 @@ class CostMeter:
                                        cascade=cascade, seed=seed)
 
     def time(self, code: str, iset: InstanceSet, repeats: int | None = None, mode: str = "python") -> Timing:
-        """Time ``code`` against the reference on ``iset`` in interleaved pairs (blocking).
+        """Time ``code`` against the reference on ``iset`` in interleaved pairs (blocking)."""
+        return self.time_sets(code, [iset], repeats, mode)[0]
 
-        A program that ran compiled (``mode``) is timed against the reference's compiled twin when
-        there is one (``evaluator.compiled_programs``), so both run in the same mode.
+    def time_sets(self, code: str, sets: list[InstanceSet], repeats: int | None = None,
+                  mode: str = "python") -> list[Timing]:
+        """Time ``code`` against the reference on each set, all sets in one sandbox run per side and repeat.
+
+        The sets are joined into one (so a repeat is one process for the program and one for the
+        reference, not one per set), with ``len(sets)`` times the time limit; each set's figures come
+        from its own instances. A program that ran compiled (``mode``) is timed against the
+        reference's compiled twin when there is one (``evaluator.compiled_programs``), so both run in
+        the same mode.
         """
         repeats = repeats or self.cfg.repeats
         compiled = mode == "compiled" and self.compiled_reference is not None
         reference = self.compiled_reference if compiled else self.reference
-        mine, ref, status = [], [], "ok"
+        joint = sets[0] if len(sets) == 1 else from_arrays(
+            [s.get(i) for s in sets for i in range(s.count)], name="+".join(s.name for s in sets))
+        limit = self.timeout_s * len(sets)
+        mine, ref, status, done = [], [], "ok", np.ones(joint.count, bool)
         for _ in range(repeats):  # one after the other: the pair shares the machine's state of the moment
-            r = self.submit(reference, iset, next(_seeds)).result()
-            c = self.submit(code, iset, next(_seeds)).result()
+            r = self.submit(reference, joint, next(_seeds), limit).result()
+            c = self.submit(code, joint, next(_seeds), limit).result()
             if r.ok:
                 ref.append(_seconds(r))
+            mine.append(_seconds(c))  # a failed run still times the sets it finished
             if not c.ok:
-                status = c.status
+                status, done = c.status, np.asarray(c.tardiness) != NOT_RUN
                 break
-            mine.append(_seconds(c))
-        k = iset.count
-        rs = float(np.min(ref, axis=0).sum()) / k if ref else math.nan  # per instance, its fastest run
         modes = (mode or "python", "compiled" if compiled else "python")
-        if status != "ok" or not mine:
-            return Timing(int(iset.n), k, status, None, rs, None, 0.0, *modes)
-        cs = float(np.min(mine, axis=0).sum()) / k
-        totals = [float(m.sum()) for m in mine]
-        lo, hi = min(totals), max(totals)
-        ratio = cs / rs if rs > 0 else math.inf
-        return Timing(int(iset.n), k, "ok", cs, rs, ratio, (hi - lo) / lo if lo > 0 else 0.0, *modes)
+        out, a = [], 0
+        for s in sets:
+            part = slice(a, a + s.count)
+            a += s.count
+            ok = bool(done[part].all())
+            runs = [m[part] for m in (mine if ok else ())]
+            out.append(_timing(s, runs, [x[part] for x in ref], "ok" if ok else status, modes))
+        return out
 
     def measure(self, code: str, train_gap: float | None, bar: float | None = None,
                 mode: str = "python") -> Cost:
         """Time a valid program at the training size and at ``cost.n``; probe it when its training gap
         is below ``bar`` (the best of its island when its prompt was built). ``mode``: how it ran."""
-        train = self.time(code, self.train_timed, mode=mode)
-        at_n = self.time(code, self.at_n, mode=mode)
+        train, at_n = self.time_sets(code, [self.train_timed, self.at_n], mode=mode)
         probe: dict[str, dict[str, Any]] = {}
         slow = over_budget(Cost(train, at_n), self.cfg) is not None  # never promoted: not worth the probe
         if bar is not None and train_gap is not None and train_gap < bar and not slow:
