@@ -17,9 +17,6 @@ from discover.normalize import suffix_top_level
 from discover.paths import ARCHIVE_DIR, PROMPTS_DIR
 
 PARENTS_PER_OPERATOR = {"versioned": 2, "e1": 2, "e2": 2, "m1": 1, "m2": 1, "simplify": 1}
-IMPORT_ORDER = ("numpy", "numba", "math", "heapq", "itertools", "functools", "collections", "bisect",
-                "operator", "random", "evaluator.helpers")
-"""How the system prompt lists the modules the sandbox's policy allows (others follow, sorted)."""
 PROMPTS_ENV = "DISCOVER_PROMPTS"
 SEEDS = ("edd", "spt", "mdd")
 TEST_NS = (20, 100, 200, 500)  # the stored test sets' sizes (archive/baselines/test_n*.json)
@@ -158,9 +155,10 @@ def load_templates(path: str | Path | None = None) -> Templates:
 @functools.cache
 def allowed_imports() -> str:
     """Return the modules a candidate may import (the sandbox's policy), as the system prompt lists them."""
-    from evaluator.sandbox.policy import ALLOWED_MODULES
+    from evaluator.sandbox.policy import ALLOWED_IMPORTS, ALLOWED_MODULES
 
-    names = [m for m in IMPORT_ORDER if m in ALLOWED_MODULES] + sorted(ALLOWED_MODULES - set(IMPORT_ORDER))
+    listed = [m for m in ALLOWED_IMPORTS if m in ALLOWED_MODULES]
+    names = listed + sorted(ALLOWED_MODULES - set(listed))
     return ", ".join("numpy (as np)" if m == "numpy" else m for m in names)
 
 
