@@ -192,15 +192,12 @@ def run_request(llm: Any, request: ChatRequest, entry: str, extract: Extractor,
 
 def request_to_dict(request: ChatRequest, first_sample: int) -> dict[str, Any]:
     """Return a JSON-able form of a request (kept with its prompt so it can be sent again on resume)."""
-    return dict(model=request.model, messages=[dict(m) for m in request.messages], n=request.n,
-                temperature=request.temperature, max_tokens=request.max_tokens, seed=request.seed,
-                first_sample=first_sample)
+    return request.to_dict() | {"first_sample": first_sample}
 
 
 def request_from_dict(d: dict[str, Any]) -> ChatRequest:
     """Rebuild a request from ``request_to_dict`` output."""
-    return ChatRequest(model=d["model"], messages=tuple(dict(m) for m in d["messages"]), n=d["n"],
-                       temperature=d["temperature"], max_tokens=d["max_tokens"], seed=d["seed"])
+    return ChatRequest.from_dict(d)
 
 
 @dataclass

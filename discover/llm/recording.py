@@ -33,12 +33,7 @@ def request_record(request: ChatRequest) -> dict:
         "sample_hashes": [request.key(i) for i in range(request.n)],
         "model": request.model,
         "messages": [dict(m) for m in request.messages],
-        "params": {
-            "n": request.n,
-            "temperature": request.temperature,
-            "max_tokens": request.max_tokens,
-            "seed": request.seed,
-        },
+        "params": request.params(),
     }
 
 
