@@ -19,12 +19,13 @@ from typing import Any
 
 import numpy as np
 
-from discover.config import OPERATORS, Config
+from discover.config import Config
 from discover.cost import Assessment, CostMeter
-from discover.executors import ClusterLost, InfrastructureError
+from discover.executors import ClusterLost, Evaluator, InfrastructureError
 from discover.fitness import Fitness, Score
 from discover.ledger import Ledger
-from discover.llm.base import ChatRequest, TranscriptWriteError
+from discover.llm.base import LLM, ChatRequest, TranscriptWriteError
+from discover.operators import REGISTRY
 from discover.pipeline import (
     AST_LOCK,
     Evaluations,
@@ -36,7 +37,8 @@ from discover.pipeline import (
     run_request,
 )
 from discover.population import Population
-from discover.prompts import PARENTS_PER_OPERATOR, TEST_NS, Parent, Templates, limits_text
+from discover.prompts import TEST_NS, Parent, Templates, limits_text
+from discover.stopping import RunState, stop_reason
 from discover.store import PromptRow, RunStore, StoreError
 
 
@@ -75,9 +77,10 @@ class Controller:
     store
         The run's store (fresh, or holding a run to resume).
     llm
-        Anything with ``complete(ChatRequest) -> ChatResult`` (thread-safe).
+        An ``LLM`` (``complete(ChatRequest) -> ChatResult``, thread-safe); one whose
+        ``waits_on_network`` is true is called concurrently, others one call at a time.
     sandbox
-        Anything with ``submit(code, iset, entry=, timeout_s=, cascade=, seed=) -> Future[EvalResult]``.
+        An ``Evaluator``: ``submit(code, iset, entry=, timeout_s=, cascade=, seed=) -> Future[EvalResult]``.
     train
         The training set (already cut to ``evaluation.train_subset``).
     templates, seeds
@@ -96,7 +99,7 @@ class Controller:
         Code hash → recorded cost to reuse instead of timing (a replay of a run).
     """
 
-    def __init__(self, config: Config, store: RunStore, llm: Any, sandbox: Any, train: Any,
+    def __init__(self, config: Config, store: RunStore, llm: LLM, sandbox: Evaluator, train: Any,
                  templates: Templates, seeds: dict[str, str], extract: Callable,
                  cascade: Any = None,
                  on_progress: Callable[[Progress], None] | None = None,
@@ -273,19 +276,9 @@ class Controller:
             self.on_progress(self.progress())
 
     def _stop_check(self) -> str | None:
-        st, c = self.cfg.stopping, self.ledger.counters
-        checks = (
-            (self.samples_built >= st.samples, "samples"),
-            (st.tokens and c["tokens"] >= st.tokens, "tokens"),
-            (st.dollars and c["cost"] >= st.dollars, "dollars"),
-            (st.no_improvement and c["samples"] - c["best_sample"] >= st.no_improvement, "no_improvement"),
-            (st.invalid_streak and c["invalid_streak"] >= st.invalid_streak, "invalid_streak"),
-            (st.llm_error_streak and c["llm_error_streak"] >= st.llm_error_streak, "llm_errors"),
-            (st.wall_clock_s and time.perf_counter() - self.t0 >= st.wall_clock_s, "wall_clock"),
-            (self.budget_hit, "llm_budget"),
-            (self.replay_miss, "replay_miss"),
-        )
-        return next((reason for hit, reason in checks if hit), None)
+        run = RunState(self.samples_built, self.ledger.counters, time.perf_counter() - self.t0,
+                       self.budget_hit, self.replay_miss)
+        return stop_reason(self.cfg.stopping, run)
 
     def _limit(self) -> int:
         """Return the sample count the next prompt may reach: the next session boundary, else the budget."""
@@ -301,9 +294,10 @@ class Controller:
 
     def _build(self) -> None:
         k, rng = self.next_build, self.pop.rng
-        op = OPERATORS[int(rng.choice(len(OPERATORS), p=self.op_probs))]
+        operator = REGISTRY[int(rng.choice(len(REGISTRY), p=self.op_probs))]
+        op = operator.name
         island = self.pop.choose_island()
-        parents = self.pop.sample(island, PARENTS_PER_OPERATOR[op], upto=k - self.window)
+        parents = self.pop.sample(island, operator.parents, upto=k - self.window)
         bar = self.pop.best_gap(island, upto=k - self.window)  # a child beating it is probed at larger n
         seed = int(rng.integers(2**31))
         shown = [Parent(m.id, self.ledger.code[m.id], m.gap, self.ledger.note(m.id)) for m in parents]
@@ -326,7 +320,7 @@ class Controller:
         self._send(job)
 
     def _send(self, job: Job) -> None:
-        serial = self.cfg.llm.kind != "openai"
+        serial = not getattr(self.llm, "waits_on_network", False)  # see LLM
         fut = self.pool.submit(lambda: run_request(self.llm, job.request, self.entry, self.extract,
                                                    self.evaluations, serial, job.bar))
         job.llm_future = fut
@@ -341,7 +335,7 @@ class Controller:
             job.outcome = LLMOutcome(None, f"LLM stage failure: {e}", False, (), 0.0)
         if job.outcome.budget_exhausted:
             self.budget_hit = True
-        if job.outcome.error and self.cfg.llm.kind == "replay":
+        if job.outcome.diverged:
             self.replay_miss = True  # the run left its transcript: what follows cannot match either
         for fut in job.outcome.evals.values():
             fut.add_done_callback(lambda _f, k=job.prompt: self.events.put(("eval", k)))

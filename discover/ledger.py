@@ -19,11 +19,11 @@ from discover.config import CostConfig
 from discover.cost import Cost, over_budget
 from discover.fitness import Score
 from discover.normalize import code_hash
+from discover.operators import COPY_OPERATORS
 from discover.pipeline import Candidate, Job
 from discover.population import Member, Population
 from discover.store import ProgramRow, RunStore
 
-COPY_OPERATORS = ("reset", "migrate")
 FAILURES = ("timeout", "memory", "error", "invalid_output", "refused", "over_budget", "cut_short", "no_code")
 """Statuses shown to the model as the island's last failures."""
 FAILURES_SHOWN = 3

@@ -84,6 +84,7 @@ class LLMOutcome:
     evals: dict[int, Future] = field(default_factory=dict)
     billed: tuple[int, int, float] = (0, 0, 0.0)  # a failed call: tokens and dollars its attempts were billed
     usage_unknown: int = 0  # attempts whose usage the server did not report
+    diverged: bool = False  # the backend can answer nothing later either (LLMError.diverged): the run stops
 
 
 Extractor = Callable[[str, str], Any]  # extract_code(reply, entry) -> object with code, description, reason
@@ -166,7 +167,7 @@ def run_request(llm: Any, request: ChatRequest, entry: str, extract: Extractor,
     except LLMError as e:
         return LLMOutcome(None, f"LLM error: {e}", False, (), time.perf_counter() - t0,
                           billed=(e.prompt_tokens, e.completion_tokens, e.cost_usd),
-                          usage_unknown=e.usage_unknown)
+                          usage_unknown=e.usage_unknown, diverged=e.diverged)
     except TranscriptWriteError:
         raise  # the run cannot go on without its record: the controller stops it
     except Exception as e:  # noqa: BLE001 - a broken backend must not kill the run; it is recorded

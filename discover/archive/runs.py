@@ -14,11 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from discover.archive.errors import ArchiveError
+from discover.operators import COPY_OPERATORS
 
 DB_FILE = "run.sqlite"
 CONFIG_FILE = "config.toml"
-COPY_OPERATORS = ("reset", "migrate")
-"""Operators that copy a program to another island unchanged (its parent is the original)."""
 
 _PROGRAM_COLUMNS = ("id", "prompt", "sample", "island", "operator", "parents", "hash", "description",
                     "status", "error", "gap", "per_class", "length", "seconds", "created")

@@ -71,6 +71,9 @@ class LLMError(RuntimeError):
     completion_tokens: int = 0
     cost_usd: float = 0.0
     usage_unknown: int = 0
+    diverged: bool = False
+    """True when the backend can answer no later request of the run either (a replay that left its
+    transcript): the run stops."""
 
 
 class BudgetExhausted(LLMError):
@@ -82,7 +85,13 @@ class TranscriptWriteError(RuntimeError):
 
 
 class LLM(Protocol):
-    """Anything that answers chat requests."""
+    """Anything that answers chat requests.
+
+    ``waits_on_network``: the backend spends a call waiting on a remote server, so calls run side by
+    side; a local, CPU-bound backend without it (or False) is called one at a time under the AST lock.
+    """
+
+    waits_on_network: bool
 
     def complete(self, request: ChatRequest) -> ChatResult:
         """Return ``request.n`` completions, or raise LLMError."""

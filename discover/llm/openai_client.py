@@ -84,6 +84,8 @@ class _Failed:
 class OpenAILLM:
     """Chat completions from an OpenAI-compatible server, with retries, a concurrency cap and budgets."""
 
+    waits_on_network = True
+
     def __init__(self, settings: OpenAISettings | None = None) -> None:
         self.settings = s = settings or OpenAISettings()
         if s.api_key_env:

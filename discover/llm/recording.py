@@ -100,6 +100,11 @@ class RecordingLLM:
             msg = f"{self.path}: cannot open the transcript: {e.strerror or e}"
             raise TranscriptWriteError(msg) from None
 
+    @property
+    def waits_on_network(self) -> bool:
+        """The wrapped backend's (see ``LLM``)."""
+        return bool(getattr(self.inner, "waits_on_network", False))
+
     def complete(self, request: ChatRequest) -> ChatResult:
         """Call the wrapped backend and record the exchange, failures included."""
         try:

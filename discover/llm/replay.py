@@ -27,6 +27,8 @@ class TranscriptError(ValueError):
 class ReplayMiss(LLMError):
     """A request that the transcript does not hold; in a replayed run it marks a divergence."""
 
+    diverged = True
+
 
 @dataclass(frozen=True)
 class Totals:
