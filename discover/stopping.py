@@ -1,14 +1,15 @@
 """Stopping criteria: each a small class that reads the run's state and says whether the run stops.
 
-A new criterion is one class added to ``CRITERIA`` (with its ``stopping.*`` field in the config if it
-has a limit). They are checked in order before each prompt is built; the first that holds names the
-stop reason, so the order decides which reason a run reports when two hold at once.
+A new criterion is one class (or one ``CounterLimit``) added to ``CRITERIA``, with its ``stopping.*``
+field in the config if it has a limit. They are checked in order before each prompt is built; the
+first that holds names the stop reason, so the order decides which reason a run reports when two
+hold at once.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any
 
 from discover.config import StoppingConfig
 
@@ -27,34 +28,37 @@ class RunState:
 class Criterion:
     """One reason to stop; ``reason`` is what the run reports (``discover.cli.run`` explains each)."""
 
-    reason: ClassVar[str]
+    reason: str
 
     def hit(self, st: StoppingConfig, run: RunState) -> bool:
         raise NotImplementedError
 
 
+@dataclass(frozen=True)
+class CounterLimit(Criterion):
+    """A ledger counter reached its ``stopping.<field>`` limit (a limit of 0 never stops)."""
+
+    reason: str
+    field: str
+    counter: str
+
+    def hit(self, st: StoppingConfig, run: RunState) -> bool:
+        limit = getattr(st, self.field)
+        return bool(limit) and run.counters[self.counter] >= limit
+
+
 class SampleBudget(Criterion):
+    """The samples drawn (asked for, not only committed) reached ``stopping.samples``."""
+
     reason = "samples"
 
     def hit(self, st: StoppingConfig, run: RunState) -> bool:
         return run.samples_built >= st.samples
 
 
-class TokenBudget(Criterion):
-    reason = "tokens"
-
-    def hit(self, st: StoppingConfig, run: RunState) -> bool:
-        return bool(st.tokens) and run.counters["tokens"] >= st.tokens
-
-
-class DollarBudget(Criterion):
-    reason = "dollars"
-
-    def hit(self, st: StoppingConfig, run: RunState) -> bool:
-        return bool(st.dollars) and run.counters["cost"] >= st.dollars
-
-
 class NoImprovement(Criterion):
+    """``stopping.no_improvement`` samples since the best program was found."""
+
     reason = "no_improvement"
 
     def hit(self, st: StoppingConfig, run: RunState) -> bool:
@@ -62,21 +66,9 @@ class NoImprovement(Criterion):
         return bool(st.no_improvement) and c["samples"] - c["best_sample"] >= st.no_improvement
 
 
-class InvalidStreak(Criterion):
-    reason = "invalid_streak"
-
-    def hit(self, st: StoppingConfig, run: RunState) -> bool:
-        return bool(st.invalid_streak) and run.counters["invalid_streak"] >= st.invalid_streak
-
-
-class LLMErrorStreak(Criterion):
-    reason = "llm_errors"
-
-    def hit(self, st: StoppingConfig, run: RunState) -> bool:
-        return bool(st.llm_error_streak) and run.counters["llm_error_streak"] >= st.llm_error_streak
-
-
 class WallClock(Criterion):
+    """This session has run ``stopping.wall_clock_s`` seconds."""
+
     reason = "wall_clock"
 
     def hit(self, st: StoppingConfig, run: RunState) -> bool:
@@ -84,6 +76,8 @@ class WallClock(Criterion):
 
 
 class LLMBudgetSpent(Criterion):
+    """The LLM backend refused a request: its own budget (calls, tokens, dollars) is spent."""
+
     reason = "llm_budget"
 
     def hit(self, st: StoppingConfig, run: RunState) -> bool:
@@ -91,6 +85,8 @@ class LLMBudgetSpent(Criterion):
 
 
 class ReplayDiverged(Criterion):
+    """A replayed run asked for a request its transcript does not hold."""
+
     reason = "replay_miss"
 
     def hit(self, st: StoppingConfig, run: RunState) -> bool:
@@ -98,8 +94,16 @@ class ReplayDiverged(Criterion):
 
 
 CRITERIA: tuple[Criterion, ...] = (
-    SampleBudget(), TokenBudget(), DollarBudget(), NoImprovement(), InvalidStreak(), LLMErrorStreak(),
-    WallClock(), LLMBudgetSpent(), ReplayDiverged())
+    SampleBudget(),
+    CounterLimit("tokens", "tokens", "tokens"),
+    CounterLimit("dollars", "dollars", "cost"),
+    NoImprovement(),
+    CounterLimit("invalid_streak", "invalid_streak", "invalid_streak"),
+    CounterLimit("llm_errors", "llm_error_streak", "llm_error_streak"),
+    WallClock(),
+    LLMBudgetSpent(),
+    ReplayDiverged(),
+)
 
 
 def stop_reason(st: StoppingConfig, run: RunState, criteria: tuple[Criterion, ...] = CRITERIA) -> str | None:
