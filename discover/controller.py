@@ -29,7 +29,7 @@ from discover.operators import REGISTRY
 from discover.pipeline import (
     AST_LOCK,
     Evaluations,
-    Job,
+    InFlight,
     LLMOutcome,
     ThreadPool,
     request_from_dict,
@@ -133,7 +133,7 @@ class Controller:
         self.window = config.llm.concurrency
         self.entry = config.evaluation.entry
         self.evaluations = Evaluations(self._submit, self.ledger.first)
-        self.jobs: dict[int, Job] = {}
+        self.jobs: dict[int, InFlight] = {}
         self.events: queue.SimpleQueue = queue.SimpleQueue()
         self.next_build = self.next_commit = self.samples_built = 0
         self.barriers = tuple(sorted(b for b in barriers if 0 < b < config.stopping.samples))
@@ -234,8 +234,8 @@ class Controller:
             self.samples_built = prompts[-1].request["first_sample"] + prompts[-1].request["n"]
         for p in self.store.prompts(pending_only=True):
             self.next_commit = min(self.next_commit, p.id)
-            self.jobs[p.id] = Job(p.id, p.island, p.operator, p.parents, request_from_dict(p.request),
-                                  p.request["first_sample"], bar=p.request.get("probe_bar"))
+            self.jobs[p.id] = InFlight(p.id, p.island, p.operator, p.parents, request_from_dict(p.request),
+                                       p.request["first_sample"], bar=p.request.get("probe_bar"))
         self.store.add_event("resume", pending=len(self.jobs), samples=self.session_start)
 
     # --- the loop ------------------------------------------------------------------------------
@@ -308,7 +308,7 @@ class Controller:
         n = min(lc.samples_per_prompt, self._limit() - self.samples_built)
         request = ChatRequest(model=lc.model or lc.kind, messages=messages, n=n, temperature=lc.temperature,
                               max_tokens=lc.max_tokens, seed=seed)
-        job = Job(k, island, op, tuple(m.id for m in parents), request, self.samples_built, bar=bar)
+        job = InFlight(k, island, op, tuple(m.id for m in parents), request, self.samples_built, bar=bar)
         row = PromptRow(k, island, op, job.parents, request_to_dict(request, self.samples_built) |
                         {"probe_bar": bar}, job.key)
         with self.store.transaction():
@@ -319,14 +319,14 @@ class Controller:
         self.jobs[k] = job
         self._send(job)
 
-    def _send(self, job: Job) -> None:
+    def _send(self, job: InFlight) -> None:
         serial = not getattr(self.llm, "waits_on_network", False)  # see LLM
         fut = self.pool.submit(lambda: run_request(self.llm, job.request, self.entry, self.extract,
                                                    self.evaluations, serial, job.bar))
         job.llm_future = fut
         fut.add_done_callback(lambda _f, k=job.prompt: self.events.put(("llm", k)))
 
-    def _on_reply(self, job: Job) -> None:
+    def _on_reply(self, job: InFlight) -> None:
         try:
             job.outcome = job.llm_future.result()
         except TranscriptWriteError as e:
@@ -340,7 +340,7 @@ class Controller:
         for fut in job.outcome.evals.values():
             fut.add_done_callback(lambda _f, k=job.prompt: self.events.put(("eval", k)))
 
-    def _forget(self, job: Job) -> None:
+    def _forget(self, job: InFlight) -> None:
         self.evaluations.forget([c.hash for c in job.outcome.candidates if c.hash], job.bar)
 
     def _submit(self, code: str, bar: float | None = None, cascade: bool = True) -> Future:

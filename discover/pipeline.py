@@ -202,7 +202,7 @@ def request_from_dict(d: dict[str, Any]) -> ChatRequest:
 
 
 @dataclass
-class Job:
+class InFlight:
     """A prompt in flight: its LLM outcome, then one evaluation future per usable candidate."""
 
     prompt: int
