@@ -16,7 +16,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
-from discover.llm.base import BudgetExhausted, ChatRequest, ChatResult, LLMError, TranscriptWriteError
+from discover.llm.base import LLM, BudgetExhausted, ChatRequest, ChatResult, LLMError, TranscriptWriteError
 from discover.normalize import code_hash
 
 AST_LOCK = threading.RLock()
@@ -150,7 +150,7 @@ def make_candidate(index: int, reply: str, entry: str, extract: Extractor) -> Ca
     return Candidate(index, ex.code, desc, None, code_hash(ex.code))
 
 
-def run_request(llm: Any, request: ChatRequest, entry: str, extract: Extractor,
+def run_request(llm: LLM, request: ChatRequest, entry: str, extract: Extractor,
                 evaluations: Evaluations | None = None, serial: bool = True,
                 bar: float | None = None) -> LLMOutcome:
     """Send one request, extract its candidates and submit their evaluations (runs on a pool thread).

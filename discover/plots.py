@@ -16,14 +16,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from html import escape
 
-import matplotlib
-from matplotlib.backends.backend_svg import FigureCanvasSVG
-from matplotlib.figure import Figure
-from matplotlib.lines import Line2D
-from matplotlib.patches import FancyBboxPatch, PathPatch, Rectangle
-from matplotlib.path import Path
-from matplotlib.ticker import FixedLocator, FuncFormatter
-
 PALETTE = ("#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7",
            "#9c755f", "#bab0ac")
 RC = {"svg.fonttype": "none", "svg.hashsalt": "discover", "font.family": "sans-serif", "font.size": 9,
@@ -109,6 +101,8 @@ class Plot:
 
     def __init__(self, width: float, height: float, title: str, legend_room: bool = False,
                  margins: tuple[float, float, float, float] = (64, 28, 16, 46)) -> None:
+        from matplotlib.figure import Figure
+
         self.title, self.width, self.height = title, width, height
         self.fig = Figure(figsize=(width / DPI, height / DPI), dpi=DPI)
         self.fig.patch.set_visible(False)
@@ -129,6 +123,8 @@ class Plot:
     def axes(self, x_label: str, y_label: str, y_ticks: Sequence[float] | None = None,
              x_ticks: Sequence[float] | None = None) -> None:
         """Label the axes; round ticks (``ticks``) written with ``fmt``; light horizontal grid lines."""
+        from matplotlib.ticker import FixedLocator, FuncFormatter
+
         ax = self.ax
         ax.set_xlabel(x_label)
         ax.set_ylabel(y_label)
@@ -143,6 +139,9 @@ class Plot:
 
     def legend(self, items: Sequence[tuple[str, str, bool]], swatch: bool = False) -> None:
         """Draw a legend right of the axes: (label, colour, dashed) lines, or colour swatches."""
+        from matplotlib.lines import Line2D
+        from matplotlib.patches import Rectangle
+
         if not items:
             return
         handles = [Rectangle((0, 0), 1, 1, color=col) if swatch else
@@ -153,6 +152,8 @@ class Plot:
 
     def svg(self) -> str:
         """Render the figure and return it as an inline-safe ``<svg class="plot">`` element."""
+        from matplotlib.backends.backend_svg import FigureCanvasSVG
+
         buf = io.StringIO()
         FigureCanvasSVG(self.fig).print_svg(buf, metadata={"Date": None})
         return inline_svg(buf.getvalue(), self.title, self.width, self.height, self.tips)
@@ -163,6 +164,8 @@ def styled(fn: Callable[..., str]) -> Callable[..., str]:
 
     @functools.wraps(fn)
     def drawn(*args, **kwargs) -> str:
+        import matplotlib  # here, not at import: a command that draws nothing does not pay for it
+
         with matplotlib.rc_context(RC):
             return fn(*args, **kwargs)
 
@@ -255,6 +258,9 @@ def line_chart(series: Sequence[Series], title: str, x_label: str, y_label: str,
 def stacked_bars(labels: Sequence[str], layers: Sequence[tuple[str, str, Sequence[float]]], title: str,
                  x_label: str, y_label: str, width: int = 760, height: int = 340) -> str:
     """Return stacked bars: one bar per label, ``layers`` = (name, colour, value per bar), bottom first."""
+    from matplotlib.patches import Rectangle
+    from matplotlib.ticker import FuncFormatter
+
     if not labels:
         return empty(width, height, title, "no data")
     totals = [sum(layer[2][k] for layer in layers) for k in range(len(labels))]
@@ -281,6 +287,9 @@ def stacked_bars(labels: Sequence[str], layers: Sequence[tuple[str, str, Sequenc
 def grouped_hbars(labels: Sequence[str], groups: Sequence[tuple[str, str, Sequence[float]]], title: str,
                   x_label: str, x_max: float = 100.0, width: int = 760, notes: Sequence[str] = ()) -> str:
     """Return horizontal bars, one group of bars per label (e.g. valid % and improved % per operator)."""
+    from matplotlib.patches import Rectangle
+    from matplotlib.ticker import FixedLocator, FuncFormatter
+
     if not labels:
         return empty(width, 160, title, "no data")
     bar = 14
@@ -323,6 +332,8 @@ def heatmap(rows: Sequence[str], cols: Sequence[str], values: Sequence[Sequence[
             row_label: str, col_label: str, diverging: bool = False, cell: int = 44,
             vmax: float | None = None) -> str:
     """Return a heatmap with the value written in each cell; diverging maps < 0 to blue, > 0 to red."""
+    from matplotlib.patches import Rectangle
+
     width = 70 + cell * len(cols) + 10
     height = 28 + 22 + cell * len(rows) + 34
     if not rows or not cols:
@@ -371,6 +382,9 @@ class TreeNode:
 def dag(nodes: Sequence[TreeNode], edges: Sequence[tuple[int, int]], title: str, box_w: int = 132,
         box_h: int = 38, gap_x: int = 14, gap_y: int = 34) -> str:
     """Return a layered drawing of a directed acyclic graph; ``edges`` are (upper id, lower id) pairs."""
+    from matplotlib.patches import FancyBboxPatch, PathPatch
+    from matplotlib.path import Path
+
     if not nodes:
         return empty(400, 120, title, "no lineage")
     layers: dict[int, list[TreeNode]] = {}
