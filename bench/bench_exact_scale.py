@@ -99,7 +99,8 @@ def hard_class(k: int, limit_s: float) -> None:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--limit", type=int, default=None, help="the first K instances of test_n500")
-    ap.add_argument("--against", default="main", help="the revision whose solver is compared")
+    ap.add_argument("--against", default="100b546",
+                    help="the revision whose solver is compared (default: the one before n = 800 and 1000)")
     ap.add_argument("--hard", type=int, default=2, help="instances of the n = 1000 hard class")
     ap.add_argument("--hard-limit", type=float, default=300.0, help="CPU seconds per hard instance")
     args = ap.parse_args(argv or [])

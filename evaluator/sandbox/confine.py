@@ -42,7 +42,7 @@ COMPILER_EVENTS = frozenset({
     "ctypes.create_string_buffer", "ctypes.string_at", "ctypes.cdata", "pickle.find_class",
 })
 """Events numba's compiler raises while it compiles a candidate's ``@njit`` function in memory."""
-COMPILER_PACKAGES = ("numba.", "llvmlite.")
+COMPILER_PACKAGES = ("numba.", "llvmlite.", "evaluator.sandbox.machine")
 _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
 
 

@@ -18,12 +18,13 @@ import secrets
 import signal
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
 
 import numpy as np
 
-from evaluator.sandbox import protocol
+from evaluator.sandbox import machine, protocol
 from evaluator.sandbox.job import Job, Outcome
 from evaluator.sandbox.layers import EXIT_CONFINE_FAILED
 from evaluator.sandbox.process import NO_STOP, WorkerProcess, WorkerStartError
@@ -38,7 +39,8 @@ SETS_PER_WORKER = 4  # instance sets a zygote keeps loaded (least recently used 
 WALL_FACTOR, WALL_EXTRA_S = 3.0, 2.0  # wall-clock backstop of a shard: 3 × its CPU budget + 2 s
 ZYGOTE_GRACE_S = 30.0  # beyond the backstop, how long the zygote may take to report (warming numba)
 MAX_REPLY_HEADER = 4096  # bytes of a reply's JSON header
-REPLY_FIELDS = frozenset({"nonce", "status", "done", "fail", "error", "mode", "compile_s", "compile_error"})
+REPLY_FIELDS = frozenset({"nonce", "status", "done", "fail", "error", "mode", "compile_s", "compile_error",
+                          "machine"})
 RETRY = "retry"  # an outcome that says: killed from outside, run the shard again on a fresh process
 
 
@@ -49,6 +51,7 @@ class Task:
     job: Job
     indices: np.ndarray
     budget_s: float
+    then: tuple[Task, ...] = ()  # queued once this one ran (a compiled candidate's first shard runs alone)
 
 
 def split(indices: np.ndarray, sizes: np.ndarray, parts: int) -> list[np.ndarray]:
@@ -74,6 +77,7 @@ class Pool:
     def __init__(self, workers: int, memory_mb: int, cpu_s: int, audit: bool, serial: int,
                  allow_weak: bool = False, without: tuple[str, ...] = ()):
         self.size = workers
+        self.machine = machine.Store()  # compiled candidates' machine code, shared between their processes
         self.allow_weak = allow_weak
         self._warned = False
         self.memory_mb = memory_mb
@@ -118,9 +122,12 @@ class Pool:
         total_w = float(np.sum(job.iset.sizes.astype(np.float64) ** 2)) or 1.0
         shards = split(indices, job.iset.sizes, self.size)
         job.expect(len(shards))
-        for s in shards:
-            share = float(np.sum(job.iset.sizes[s].astype(np.float64) ** 2)) / total_w
-            self._tasks.put(Task(job, s, job.timeout_s * share + SHARD_GRACE_S))
+        weight = [float(np.sum(job.iset.sizes[s].astype(np.float64) ** 2)) / total_w for s in shards]
+        tasks = [Task(job, s, job.timeout_s * w + SHARD_GRACE_S) for s, w in zip(shards, weight, strict=True)]
+        if len(tasks) > 1 and "numba" in job.code and not self.machine.get(machine.key(job.code)):
+            tasks = [Task(tasks[0].job, tasks[0].indices, tasks[0].budget_s, tuple(tasks[1:]))]
+        for t in tasks:
+            self._tasks.put(t)
 
     def close(self) -> None:
         """Stop the drivers, kill every worker, and fail the jobs still queued."""
@@ -204,6 +211,8 @@ class Pool:
                 log.exception("sandbox driver %d failed", slot)
                 outcome, healthy = Outcome.failure("error", int(task.indices[0]),
                                                    f"internal sandbox error: {e}", cacheable=False), False
+            for later in task.then:  # the other shards, which install what this one compiled
+                self._tasks.put(later)
             if self._closing.is_set():  # the zygote was killed under it: not the candidate's fault
                 task.job.abort("the sandbox is closed")
                 break
@@ -277,12 +286,16 @@ class Pool:
         max_reply = protocol.HEADER.size + MAX_REPLY_HEADER + 8 * (jobs + len(idx))
         compiling = COMPILE_CAP_S if "numba" in job.code else 0.0
         wall_s = WALL_FACTOR * (task.budget_s + compiling) + WALL_EXTRA_S
+        mkey = machine.key(job.code) if compiling else ""
+        code_in = self.machine.get(mkey) if mkey else b""
+        max_reply += machine.MAX_BYTES if mkey and not code_in else 0
         meta = {"op": "run", "key": job.set_key, "code": job.code, "entry": job.entry, "seed": job.seed,
                 "policy": job.enforce_policy, "nonce": nonce, "cpu_s": task.budget_s, "wall_s": wall_s,
-                "max_reply": max_reply, "compile_cap_s": compiling}
+                "max_reply": max_reply, "compile_cap_s": compiling, "count": len(idx),
+                "export_machine": bool(mkey and not code_in)}
         deadline = time.monotonic() + wall_s + ZYGOTE_GRACE_S
         try:
-            w.send(meta, idx.astype("<i8").tobytes(), deadline)
+            w.send(meta, idx.astype("<i8").tobytes() + code_in, deadline)
             head, raw = w.receive(deadline, max_reply + 1)
         except (protocol.Timeout, protocol.ProtocolError) as e:
             w.kill()  # the zygote itself hung or died: never the candidate's doing, so try again once
@@ -295,11 +308,12 @@ class Pool:
             w.kill()
             return Outcome.failure("error", int(idx[0]), "the sandbox's zygote sent an unexpected message",
                                    cacheable=False), False
-        return judge(job, idx, head, raw, nonce, max_reply, last_try), True
+        keep = (lambda blob: self.machine.put(mkey, blob)) if meta["export_machine"] else None
+        return judge(job, idx, head, raw, nonce, max_reply, last_try, keep), True
 
 
 def judge(job: Job, idx: np.ndarray, head: dict, raw: bytes, nonce: str, max_reply: int,
-          last_try: bool) -> Outcome:
+          last_try: bool, keep_machine: Callable[[bytes], None] | None = None) -> Outcome:
     """Turn the zygote's report on one candidate process (how it ended, what it wrote) into an outcome."""
     at = head.get("progress")
     at = at if isinstance(at, int) and at in set(idx.tolist()) else int(idx[0])
@@ -342,7 +356,16 @@ def judge(job: Job, idx: np.ndarray, head: dict, raw: bytes, nonce: str, max_rep
     if reply.get("nonce") != nonce or not set(reply) <= REPLY_FIELDS:
         return Outcome.failure("error", at, where + "the candidate's process sent a reply that is not the"
                                " expected frame (wrong nonce or fields)", cacheable=False)
-    return job.parse_reply(idx, reply, blob)
+    size = reply.pop("machine", 0)
+    if not isinstance(size, int) or not 0 <= size <= min(len(blob), machine.MAX_BYTES) \
+            or (size and keep_machine is None):
+        return Outcome.failure("error", at, where + "the candidate's process sent machine code it was not"
+                               " asked for, or of a wrong size", cacheable=False)
+    code, blob = (blob[len(blob) - size:], blob[:len(blob) - size]) if size else (b"", blob)
+    outcome = job.parse_reply(idx, reply, blob)
+    if code and keep_machine is not None and outcome.status == "ok" and outcome.how.mode == "compiled":
+        keep_machine(code)
+    return outcome
 
 
 def default_workers() -> int:

@@ -4,8 +4,9 @@ Every instance gets fresh read-only copies of p and d, and seeds for ``random`` 
 ``numpy.random`` (and, once numba is warm, numba's own two generators) derived from (seed,
 instance index) alone, so an instance's result does not depend on which process ran it. A plain
 candidate's module runs afresh for every instance. A compiled one (it defines numba functions)
-runs once per shard, so numba compiles once per process: a warm-up call on a fixed tiny instance
-triggers the compile, timed apart (``compile_s``) and never part of an instance's seconds; every
+runs once per shard, so numba compiles at most once per process (and not at all once an earlier
+process of the same code sent its machine code back: ``machine``): a warm-up call on a fixed tiny
+instance triggers the compile, timed apart (``compile_s``) and never part of an instance's seconds; every
 instance then starts from the state the warm-up left, and if an instance changes the module's
 globals the module is run and warmed up again before the next. When numba cannot compile the
 candidate its functions run as Python (each dispatcher's ``py_func``), with the reason in
@@ -34,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from evaluator.sandbox import policy
+from evaluator.sandbox import machine, policy
 
 WATCHED_MODULES = (
     "builtins", "numpy", "numpy.random", "numpy.linalg", "math", "heapq", "itertools", "functools",
@@ -262,8 +263,11 @@ class Shard:
     offsets: np.ndarray
     indices: np.ndarray
     enforce_policy: bool = True
+    machine_code: bytes = b""  # a compiled candidate's machine code from an earlier process (machine.py)
+    export_machine: bool = False  # send the machine code back once compiled
     orders: list[np.ndarray] = field(default_factory=list)
     seconds: list[float] = field(default_factory=list)
+    machine_out: bytes = b""
 
 
 def to_order(out: Any, n: int) -> np.ndarray:
@@ -324,13 +328,17 @@ def _describe(exc: BaseException, code_lines: list[str]) -> str:
 
 
 def run_shard(shard: Shard, progress: Any, refused: list[str]) -> dict[str, Any]:
-    """Run the shard's instances in order; stop at the first failure; return the reply header."""
+    """Run the shard's instances in order; stop at the first failure; return the reply header.
+
+    ``shard.machine_out`` then holds the candidate's machine code if it was asked for and compiled.
+    """
     code_obj, err = policy.compile_candidate(shard.code)
     if code_obj is None:
         return {"status": "error", "fail": int(shard.indices[0]), "error": err}
     base_builtins = _restricted_builtins() if shard.enforce_policy else vars(builtins)
     program = LoadedCandidate(code_obj, shard.code.splitlines(), shard.entry, shard.seed, base_builtins,
-                      maybe_compiled="numba" in shard.code, page=progress)
+                              maybe_compiled="numba" in shard.code, page=progress,
+                              machine_code=shard.machine_code, export_machine=shard.export_machine)
     sys.setrecursionlimit(RECURSION_LIMIT)
     refused.clear()
     for i in shard.indices.tolist():
@@ -349,6 +357,7 @@ def run_shard(shard: Shard, progress: Any, refused: list[str]) -> dict[str, Any]
                     **program.report()}
         shard.orders.append(order)
         shard.seconds.append(seconds)
+    shard.machine_out = program.machine_out if program.mode == "compiled" else b""
     return {"status": "ok", **program.report()}
 
 
@@ -370,8 +379,10 @@ class LoadedCandidate:
     """
 
     def __init__(self, code_obj: Any, code_lines: list[str], entry: str, seed: int,
-                 base_builtins: dict[str, Any], maybe_compiled: bool, page: Any = None):
+                 base_builtins: dict[str, Any], maybe_compiled: bool, page: Any = None,
+                 machine_code: bytes = b"", export_machine: bool = False):
         self.code_obj, self.code_lines, self.entry, self.seed = code_obj, code_lines, entry, seed
+        self.machine_in, self.export_machine, self.machine_out = machine_code, export_machine, b""
         self.base_builtins = base_builtins
         self.maybe_compiled = maybe_compiled
         self.page = page
@@ -418,6 +429,8 @@ class LoadedCandidate:
             return
         if self.compile_error:
             _as_python(namespace, jitted)
+        installed = bool(self.machine_in) and not self.compile_error and machine.install(jitted,
+                                                                                      self.machine_in)
         entry = self._entry(namespace)
         try:
             if any(entry is f for f in jitted.values()):  # compile for the instances' types, then run apart
@@ -429,6 +442,8 @@ class LoadedCandidate:
                 self._fall_back(namespace, jitted, e)
         if not self.compile_error:
             self.mode = "compiled"
+            if self.export_machine and not installed and not self.machine_out:
+                self.machine_out = machine.export(jitted)
         self.add_compile(time.thread_time() - t0)
         self.shared, self.state = namespace, _globals_state(namespace)
 

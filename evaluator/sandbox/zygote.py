@@ -285,10 +285,12 @@ class Zygote:
         try:
             meta, blob = protocol.read_message(layers.REQUEST_FD)
             p, d, offsets = self.sets[meta["key"]]
+            count = int(meta["count"])
             shard = runner.Shard(
                 code=meta["code"], entry=meta["entry"], seed=int(meta["seed"]), p=p, d=d, offsets=offsets,
-                indices=np.frombuffer(blob, dtype="<i8").astype(np.int64),
-                enforce_policy=bool(meta["policy"]))
+                indices=np.frombuffer(blob, dtype="<i8", count=count).astype(np.int64),
+                enforce_policy=bool(meta["policy"]), machine_code=blob[8 * count:],
+                export_machine=bool(meta.get("export_machine")))
         except BaseException:  # noqa: BLE001 - the zygote went away, or sent nothing
             os._exit(EXIT_INTERNAL)
         try:
@@ -298,10 +300,14 @@ class Zygote:
                 reply = {"status": "refused", "fail": int(shard.indices[0]), "error": taint}
                 shard.orders.clear()
                 shard.seconds.clear()
+                shard.machine_out = b""
             reply["done"] = len(shard.orders)
             reply["nonce"] = meta["nonce"]
             orders = np.concatenate(shard.orders) if shard.orders else np.zeros(0, np.int64)
-            out = orders.astype("<i8").tobytes() + np.array(shard.seconds, dtype="<f8").tobytes()
+            if shard.machine_out:
+                reply["machine"] = len(shard.machine_out)
+            out = (orders.astype("<i8").tobytes() + np.array(shard.seconds, dtype="<f8").tobytes()
+                   + shard.machine_out)
             protocol.write_all(layers.REPLY_FD, protocol.encode(reply, out))
             os.close(layers.REPLY_FD)  # the zygote passes the reply on without waiting for the exit
         except BaseException:  # noqa: BLE001
