@@ -12,11 +12,13 @@ from pathlib import Path
 from typing import Any, Literal
 
 import tomli_w
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, model_validator
 
+from discover.llm.factory import KINDS, kinds_text
+from discover.operators import NAMES, REGISTRY
 from discover.paths import ARCHIVE_DIR, user_archive_dir
 
-OPERATORS = ("versioned", "e1", "e2", "m1", "m2", "simplify")
+OPERATORS = NAMES
 CLI_SOURCE = "command line"
 
 
@@ -31,9 +33,7 @@ class _Section(BaseModel):
 class LLMConfig(_Section):
     """Which model answers, how it is asked, and what it costs."""
 
-    kind: Literal["offline", "openai", "replay"] = Field(
-        "offline", description="offline (the built-in stand-in), openai (any OpenAI-compatible endpoint) or"
-        " replay (answers from a transcript)")
+    kind: Literal[KINDS] = Field("offline", description=kinds_text(describe=True))  # discover.llm.factory
     model: str = Field("", description="model name; empty = the backend's default")
     base_url: str = Field("", description="OpenAI-compatible endpoint; empty = the SDK default")
     api_key_env: str = Field("OPENAI_API_KEY", description="environment variable holding the API key")
@@ -56,18 +56,9 @@ class LLMConfig(_Section):
     transcript: str = Field("", description="replay: the transcript.jsonl to serve answers from")
 
 
-class OperatorWeights(_Section):
-    """Relative weights of the prompt operators (need not sum to one)."""
-
-    versioned: float = Field(0.5, ge=0.0, le=1000.0, description="FunSearch: show v0, v1, ask for v2")
-    e1: float = Field(0.1, ge=0.0, le=1000.0, description="EoH: a new idea, different from the parents")
-    e2: float = Field(0.15, ge=0.0, le=1000.0, description="EoH: combine two parents")
-    m1: float = Field(0.15, ge=0.0, le=1000.0, description="EoH: modify one parent")
-    m2: float = Field(0.05, ge=0.0, le=1000.0, description="EoH: tune one parent's parameters")
-    simplify: float = Field(0.05, ge=0.0, le=1000.0, description="shorten one parent, same behaviour")
-
+class _Weights(_Section):
     @model_validator(mode="after")
-    def _some_weight(self) -> OperatorWeights:
+    def _some_weight(self) -> _Weights:
         if sum(self.as_tuple()) <= 0:
             raise ValueError("at least one operator weight must be positive")
         return self
@@ -75,6 +66,13 @@ class OperatorWeights(_Section):
     def as_tuple(self) -> tuple[float, ...]:
         """Return the weights in the order of ``OPERATORS``."""
         return tuple(getattr(self, k) for k in OPERATORS)
+
+
+OperatorWeights = create_model(
+    "OperatorWeights", __base__=_Weights, __module__=__name__,
+    __doc__="Relative weights of the prompt operators (need not sum to one).",
+    **{op.name: (float, Field(op.weight, ge=0.0, le=1000.0, description=op.description)) for op in REGISTRY})
+"""One weight per operator of ``discover.operators.REGISTRY``, its default the operator's."""
 
 
 class SearchConfig(_Section):

@@ -19,16 +19,17 @@ from typing import Any
 
 import numpy as np
 
-from discover.config import OPERATORS, Config
+from discover.config import Config
 from discover.cost import Assessment, CostMeter
-from discover.executors import ClusterLost, InfrastructureError
+from discover.executors import ClusterLost, Evaluator, InfrastructureError
 from discover.fitness import Fitness, Score
 from discover.ledger import COMPILE_NOTE, Ledger
-from discover.llm.base import ChatRequest, TranscriptWriteError
+from discover.llm.base import LLM, ChatRequest, TranscriptWriteError
+from discover.operators import REGISTRY
 from discover.pipeline import (
     AST_LOCK,
     Evaluations,
-    Job,
+    InFlight,
     LLMOutcome,
     ThreadPool,
     request_from_dict,
@@ -36,7 +37,8 @@ from discover.pipeline import (
     run_request,
 )
 from discover.population import Population
-from discover.prompts import PARENTS_PER_OPERATOR, TEST_NS, Parent, Templates, limits_text
+from discover.prompts import TEST_NS, Parent, Templates, limits_text
+from discover.stopping import RunState, stop_reason
 from discover.store import PromptRow, RunStore, StoreError
 
 
@@ -75,9 +77,10 @@ class Controller:
     store
         The run's store (fresh, or holding a run to resume).
     llm
-        Anything with ``complete(ChatRequest) -> ChatResult`` (thread-safe).
+        An ``LLM`` (``complete(ChatRequest) -> ChatResult``, thread-safe); one whose
+        ``waits_on_network`` is true is called concurrently, others one call at a time.
     sandbox
-        Anything with ``submit(code, iset, entry=, timeout_s=, cascade=, seed=) -> Future[EvalResult]``.
+        An ``Evaluator``: ``submit(code, iset, entry=, timeout_s=, cascade=, seed=) -> Future[EvalResult]``.
     train
         The training set (already cut to ``evaluation.train_subset``).
     templates, seeds
@@ -98,7 +101,7 @@ class Controller:
         The cost reference's numba twin (``evaluator.compiled_programs``), for compiled programs.
     """
 
-    def __init__(self, config: Config, store: RunStore, llm: Any, sandbox: Any, train: Any,
+    def __init__(self, config: Config, store: RunStore, llm: LLM, sandbox: Evaluator, train: Any,
                  templates: Templates, seeds: dict[str, str], extract: Callable,
                  cascade: Any = None,
                  on_progress: Callable[[Progress], None] | None = None,
@@ -134,7 +137,7 @@ class Controller:
         self.window = config.llm.concurrency
         self.entry = config.evaluation.entry
         self.evaluations = Evaluations(self._submit, self.ledger.first)
-        self.jobs: dict[int, Job] = {}
+        self.jobs: dict[int, InFlight] = {}
         self.events: queue.SimpleQueue = queue.SimpleQueue()
         self.next_build = self.next_commit = self.samples_built = 0
         self.barriers = tuple(sorted(b for b in barriers if 0 < b < config.stopping.samples))
@@ -235,8 +238,8 @@ class Controller:
             self.samples_built = prompts[-1].request["first_sample"] + prompts[-1].request["n"]
         for p in self.store.prompts(pending_only=True):
             self.next_commit = min(self.next_commit, p.id)
-            self.jobs[p.id] = Job(p.id, p.island, p.operator, p.parents, request_from_dict(p.request),
-                                  p.request["first_sample"], bar=p.request.get("probe_bar"))
+            self.jobs[p.id] = InFlight(p.id, p.island, p.operator, p.parents, request_from_dict(p.request),
+                                       p.request["first_sample"], bar=p.request.get("probe_bar"))
         self.store.add_event("resume", pending=len(self.jobs), samples=self.session_start)
 
     # --- the loop ------------------------------------------------------------------------------
@@ -277,19 +280,9 @@ class Controller:
             self.on_progress(self.progress())
 
     def _stop_check(self) -> str | None:
-        st, c = self.cfg.stopping, self.ledger.counters
-        checks = (
-            (self.samples_built >= st.samples, "samples"),
-            (st.tokens and c["tokens"] >= st.tokens, "tokens"),
-            (st.dollars and c["cost"] >= st.dollars, "dollars"),
-            (st.no_improvement and c["samples"] - c["best_sample"] >= st.no_improvement, "no_improvement"),
-            (st.invalid_streak and c["invalid_streak"] >= st.invalid_streak, "invalid_streak"),
-            (st.llm_error_streak and c["llm_error_streak"] >= st.llm_error_streak, "llm_errors"),
-            (st.wall_clock_s and time.perf_counter() - self.t0 >= st.wall_clock_s, "wall_clock"),
-            (self.budget_hit, "llm_budget"),
-            (self.replay_miss, "replay_miss"),
-        )
-        return next((reason for hit, reason in checks if hit), None)
+        run = RunState(self.samples_built, self.ledger.counters, time.perf_counter() - self.t0,
+                       self.budget_hit, self.replay_miss)
+        return stop_reason(self.cfg.stopping, run)
 
     def _limit(self) -> int:
         """Return the sample count the next prompt may reach: the next session boundary, else the budget."""
@@ -305,9 +298,10 @@ class Controller:
 
     def _build(self) -> None:
         k, rng = self.next_build, self.pop.rng
-        op = OPERATORS[int(rng.choice(len(OPERATORS), p=self.op_probs))]
+        operator = REGISTRY[int(rng.choice(len(REGISTRY), p=self.op_probs))]
+        op = operator.name
         island = self.pop.choose_island()
-        parents = self.pop.sample(island, PARENTS_PER_OPERATOR[op], upto=k - self.window)
+        parents = self.pop.sample(island, operator.parents, upto=k - self.window)
         bar = self.pop.best_gap(island, upto=k - self.window)  # a child beating it is probed at larger n
         seed = int(rng.integers(2**31))
         shown = [Parent(m.id, self.ledger.code[m.id], m.gap, self.ledger.note(m.id)) for m in parents]
@@ -318,7 +312,7 @@ class Controller:
         n = min(lc.samples_per_prompt, self._limit() - self.samples_built)
         request = ChatRequest(model=lc.model or lc.kind, messages=messages, n=n, temperature=lc.temperature,
                               max_tokens=lc.max_tokens, seed=seed)
-        job = Job(k, island, op, tuple(m.id for m in parents), request, self.samples_built, bar=bar)
+        job = InFlight(k, island, op, tuple(m.id for m in parents), request, self.samples_built, bar=bar)
         row = PromptRow(k, island, op, job.parents, request_to_dict(request, self.samples_built) |
                         {"probe_bar": bar}, job.key)
         with self.store.transaction():
@@ -329,14 +323,14 @@ class Controller:
         self.jobs[k] = job
         self._send(job)
 
-    def _send(self, job: Job) -> None:
-        serial = self.cfg.llm.kind != "openai"
+    def _send(self, job: InFlight) -> None:
+        serial = not getattr(self.llm, "waits_on_network", False)  # see LLM
         fut = self.pool.submit(lambda: run_request(self.llm, job.request, self.entry, self.extract,
                                                    self.evaluations, serial, job.bar))
         job.llm_future = fut
         fut.add_done_callback(lambda _f, k=job.prompt: self.events.put(("llm", k)))
 
-    def _on_reply(self, job: Job) -> None:
+    def _on_reply(self, job: InFlight) -> None:
         try:
             job.outcome = job.llm_future.result()
         except TranscriptWriteError as e:
@@ -345,12 +339,12 @@ class Controller:
             job.outcome = LLMOutcome(None, f"LLM stage failure: {e}", False, (), 0.0)
         if job.outcome.budget_exhausted:
             self.budget_hit = True
-        if job.outcome.error and self.cfg.llm.kind == "replay":
+        if job.outcome.diverged:
             self.replay_miss = True  # the run left its transcript: what follows cannot match either
         for fut in job.outcome.evals.values():
             fut.add_done_callback(lambda _f, k=job.prompt: self.events.put(("eval", k)))
 
-    def _forget(self, job: Job) -> None:
+    def _forget(self, job: InFlight) -> None:
         self.evaluations.forget([c.hash for c in job.outcome.candidates if c.hash], job.bar)
 
     def _submit(self, code: str, bar: float | None = None, cascade: bool = True) -> Future:

@@ -30,6 +30,8 @@ import textwrap
 import tokenize
 from dataclasses import dataclass
 
+from evaluator.sandbox.policy import ALLOWED_IMPORTS, module_allowed
+
 _OPEN = re.compile(r"^\s*(`{3,}|~{3,})\s*([\w.+-]*)")
 _CLOSE = re.compile(r"^\s*(`{3,}|~{3,})\s*$")
 _THINK_BLOCK = re.compile(r"<(think|thinking|reasoning)>.*?</\1\s*>", re.S | re.I)
@@ -40,14 +42,13 @@ _ALIAS_SUFFIX = r"(?:_?v?\d+|_(?:new|improved|updated|final|alt|best|opt|fixed|r
 _GENERIC_ENTRIES = ("priority", "heuristic")
 _FILLER = re.compile(r"^(sure|certainly|of course|okay|ok|great|absolutely|alright|done)\b[\s.!,]*$", re.I)
 _BUILTINS = frozenset(dir(builtins))
-_IMPORTS = {  # a name used but never bound -> the import that binds it (allowlisted modules only)
-    "np": "import numpy as np", "numpy": "import numpy", "math": "import math", "heapq": "import heapq",
-    "itertools": "import itertools", "functools": "import functools", "collections": "import collections",
-    "bisect": "import bisect", "operator": "import operator", "random": "import random",
-    **{name: f"from collections import {name}" for name in ("deque", "defaultdict", "Counter")},
-    **{name: f"from heapq import {name}" for name in ("heappush", "heappop", "heapify")},
-    **{name: f"from functools import {name}" for name in ("lru_cache", "cmp_to_key")},
-    "permutations": "from itertools import permutations",
+_NAMES_OF = {"collections": ("deque", "defaultdict", "Counter"), "heapq": ("heappush", "heappop", "heapify"),
+             "functools": ("lru_cache", "cmp_to_key"), "itertools": ("permutations",)}
+_IMPORTS = {  # a name used but never bound -> the import that binds it (the sandbox's allowlist only)
+    "np": "import numpy as np",
+    **{m: f"import {m}" for m in ALLOWED_IMPORTS if "." not in m and module_allowed(m)},
+    **{name: f"from {m} import {name}" for m, names in _NAMES_OF.items() if module_allowed(m)
+       for name in names},
 }
 _DESCRIPTION_MAX = 200
 

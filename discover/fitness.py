@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -11,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from evaluator.instances import InstanceFileError, InstanceSet, load_set
+from evaluator.sandbox.cascade import stratified_subset
 from evaluator.scoring import gaps_pct
 
 
@@ -41,18 +41,7 @@ def stratified(iset: InstanceSet, count: int) -> InstanceSet:
     """Return ``count`` instances taken round-robin over the (RDD, TF) classes, in set order."""
     if count <= 0 or count >= iset.count:
         return iset
-    keys = [(r, t) for r, t in zip(iset.rdd.tolist(), iset.tf.tolist(), strict=True)]
-    groups: dict[tuple[float, float], list[int]] = {}
-    for i, k in enumerate(keys):
-        groups.setdefault(("nan", "nan") if any(map(math.isnan, k)) else k, []).append(i)
-    picked: list[int] = []
-    depth = 0
-    while len(picked) < count:
-        for g in groups.values():
-            if depth < len(g) and len(picked) < count:
-                picked.append(g[depth])
-        depth += 1
-    return iset.subset(sorted(picked), name=f"{iset.name}[{count}]")
+    return iset.subset(stratified_subset(iset, count), name=f"{iset.name}[{count}]")
 
 
 def load_scoring_set(path: str | Path, subset: int, field: str) -> InstanceSet:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from html import escape
 from typing import Any
 
-from discover.plots import _axes, _empty, _Frame, _open, color
+from discover.plots import color, empty, figure, styled, ticks
 from discover.population import front_ranks
 
 
@@ -32,36 +32,33 @@ def on_front(points: Sequence[Point]) -> list[bool]:
     return [r == 0 and math.isfinite(p.cost) for r, p in zip(ranks, points, strict=True)]
 
 
+@styled
 def scatter(points: Sequence[Point], title: str, x_label: str, groups: Sequence[str] = (),
             width: int = 760, height: int = 360) -> str:
     """Return an SVG scatter of gap % against log10 of cost, with the front drawn as a step line."""
     pts = [p for p in points if math.isfinite(p.cost) and p.cost > 0 and math.isfinite(p.gap)]
     if not pts:
-        return _empty(width, height, title, "no measured cost")
+        return empty(width, height, title, "no measured cost")
     xs = [math.log10(p.cost) for p in pts]
     ys = [p.gap for p in pts]
-    x0, x1 = min(xs), max(xs)
-    y1 = max(ys) * 1.05 if max(ys) > 0 else 1.0
-    right = width - (170 if groups else 16)
-    f = _Frame(64, 28, right, height - 46, x0 - 0.1, x1 + 0.1, min(0.0, min(ys)), y1)
-    out = _open(width, height, title) + _axes(f, f"log10 {x_label}", "gap %")
+    x0, x1 = min(xs) - 0.1, max(xs) + 0.1
+    y0, y1 = min(0.0, min(ys)), max(ys) * 1.05 if max(ys) > 0 else 1.0
+    plot = figure(width, height, title, legend_room=bool(groups))
+    ax = plot.ax
     front = sorted((p for p, k in zip(pts, on_front(pts), strict=True) if k), key=lambda p: (p.cost, p.gap))
     if len(front) > 1:
-        path = " ".join(f"{f.x(math.log10(p.cost)):.1f},{f.y(p.gap):.1f}" for p in front)
-        out.append(f'<polyline points="{path}" fill="none" stroke="#333" stroke-width="1.2" '
-                   'stroke-dasharray="4 3"><title>Pareto front</title></polyline>')
+        plot.tip(ax.plot([math.log10(p.cost) for p in front], [p.gap for p in front], color="#333", lw=1.2,
+                         ls=(0, (4, 3)))[0], "Pareto front")
     marked = {id(p) for p in front}
-    for p in pts:
-        r = 4.5 if id(p) in marked else 3
-        out.append(f'<circle cx="{f.x(math.log10(p.cost)):.1f}" cy="{f.y(p.gap):.1f}" r="{r}" '
-                   f'fill="{color(p.group)}" fill-opacity="0.8"><title>{escape(p.label)}: {p.gap:.3f} %, '
-                   f'{p.cost:.3g}</title></circle>')
-    for k, name in enumerate(groups):
-        y = 40 + 16 * k
-        out.append(f'<circle cx="{width - 150}" cy="{y}" r="4" fill="{color(k)}"/>'
-                   f'<text x="{width - 140}" y="{y + 4}">{escape(name)}</text>')
-    out.append("</svg>")
-    return "\n".join(out)
+    for p, x in zip(pts, xs, strict=True):
+        dot = ax.plot([x], [p.gap], "o", ms=9 if id(p) in marked else 6, color=color(p.group), alpha=0.8,
+                      mew=0)[0]
+        plot.tip(dot, f"{p.label}: {p.gap:.3f} %, {p.cost:.3g}")
+    ax.set_xlim(x0, x1)
+    ax.set_ylim(y0, y1)
+    plot.axes(f"log10 {x_label}", "gap %", ticks(y0, y1), ticks(x0, x1, 6))
+    plot.legend([(name, color(k), False) for k, name in enumerate(groups)], swatch=True)
+    return plot.svg()
 
 
 Row = tuple[int, int, str, float, float | None]  # program, island, operator, gap, cost ratio

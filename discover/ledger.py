@@ -19,11 +19,11 @@ from discover.config import CostConfig
 from discover.cost import Cost, over_budget
 from discover.fitness import Score
 from discover.normalize import code_hash
-from discover.pipeline import Candidate, Job
+from discover.operators import COPY_OPERATORS
+from discover.pipeline import Candidate, InFlight
 from discover.population import Member, Population
 from discover.store import ProgramRow, RunStore
 
-COPY_OPERATORS = ("reset", "migrate")
 FAILURES = ("timeout", "memory", "error", "invalid_output", "refused", "over_budget", "cut_short", "no_code")
 """Statuses shown to the model as the island's last failures."""
 FAILURES_SHOWN = 3
@@ -162,7 +162,7 @@ class Ledger:
         self.store.set_state("counters", self.counters)
 
     # --- commit --------------------------------------------------------------------------------
-    def commit(self, job: Job, score: Callable[[Future], Score]) -> None:
+    def commit(self, job: InFlight, score: Callable[[Future], Score]) -> None:
         """Record a finished prompt: its LLM call, one row per sample, then resets and migrations."""
         out, c = job.outcome, self.counters
         res = out.result
@@ -193,7 +193,7 @@ class Ledger:
             self._periodic(job.prompt)
             self.save_state()
 
-    def _candidate(self, job: Job, j: int, cand: Candidate | None, llm_error: str,
+    def _candidate(self, job: InFlight, j: int, cand: Candidate | None, llm_error: str,
                    score: Callable[[Future], Score]) -> None:
         c = self.counters
         sample = job.first_sample + j

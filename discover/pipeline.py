@@ -16,7 +16,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
-from discover.llm.base import BudgetExhausted, ChatRequest, ChatResult, LLMError, TranscriptWriteError
+from discover.llm.base import LLM, BudgetExhausted, ChatRequest, ChatResult, LLMError, TranscriptWriteError
 from discover.normalize import code_hash
 
 AST_LOCK = threading.RLock()
@@ -84,6 +84,7 @@ class LLMOutcome:
     evals: dict[int, Future] = field(default_factory=dict)
     billed: tuple[int, int, float] = (0, 0, 0.0)  # a failed call: tokens and dollars its attempts were billed
     usage_unknown: int = 0  # attempts whose usage the server did not report
+    diverged: bool = False  # the backend can answer nothing later either (LLMError.diverged): the run stops
 
 
 Extractor = Callable[[str, str], Any]  # extract_code(reply, entry) -> object with code, description, reason
@@ -149,7 +150,7 @@ def make_candidate(index: int, reply: str, entry: str, extract: Extractor) -> Ca
     return Candidate(index, ex.code, desc, None, code_hash(ex.code))
 
 
-def run_request(llm: Any, request: ChatRequest, entry: str, extract: Extractor,
+def run_request(llm: LLM, request: ChatRequest, entry: str, extract: Extractor,
                 evaluations: Evaluations | None = None, serial: bool = True,
                 bar: float | None = None) -> LLMOutcome:
     """Send one request, extract its candidates and submit their evaluations (runs on a pool thread).
@@ -166,7 +167,7 @@ def run_request(llm: Any, request: ChatRequest, entry: str, extract: Extractor,
     except LLMError as e:
         return LLMOutcome(None, f"LLM error: {e}", False, (), time.perf_counter() - t0,
                           billed=(e.prompt_tokens, e.completion_tokens, e.cost_usd),
-                          usage_unknown=e.usage_unknown)
+                          usage_unknown=e.usage_unknown, diverged=e.diverged)
     except TranscriptWriteError:
         raise  # the run cannot go on without its record: the controller stops it
     except Exception as e:  # noqa: BLE001 - a broken backend must not kill the run; it is recorded
@@ -192,19 +193,16 @@ def run_request(llm: Any, request: ChatRequest, entry: str, extract: Extractor,
 
 def request_to_dict(request: ChatRequest, first_sample: int) -> dict[str, Any]:
     """Return a JSON-able form of a request (kept with its prompt so it can be sent again on resume)."""
-    return dict(model=request.model, messages=[dict(m) for m in request.messages], n=request.n,
-                temperature=request.temperature, max_tokens=request.max_tokens, seed=request.seed,
-                first_sample=first_sample)
+    return request.to_dict() | {"first_sample": first_sample}
 
 
 def request_from_dict(d: dict[str, Any]) -> ChatRequest:
     """Rebuild a request from ``request_to_dict`` output."""
-    return ChatRequest(model=d["model"], messages=tuple(dict(m) for m in d["messages"]), n=d["n"],
-                       temperature=d["temperature"], max_tokens=d["max_tokens"], seed=d["seed"])
+    return ChatRequest.from_dict(d)
 
 
 @dataclass
-class Job:
+class InFlight:
     """A prompt in flight: its LLM outcome, then one evaluation future per usable candidate."""
 
     prompt: int

@@ -1,19 +1,27 @@
-"""Small hand-written SVG charts for the run report: one function per kind of plot, no dependencies.
+"""The report's plots: matplotlib figures, rendered by its SVG backend and inlined in the page.
 
 Every function returns an ``<svg class="plot">`` element as text, sized by its ``width`` and
-``height`` attributes and scaled by its ``viewBox``, with ``<title>`` tooltips on the marks.
+``height`` attributes and scaled by its ``viewBox``, with ``<title>`` tooltips on the marks. The SVG
+is made safe to inline in a page whose policy forbids every load: no XML prolog or namespace URLs,
+no metadata, no ``<use>`` references (markers are written out in place), no clip paths, no ids.
 """
 
 from __future__ import annotations
 
+import functools
+import io
 import math
-from collections.abc import Sequence
+import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from html import escape
 
 PALETTE = ("#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7",
            "#9c755f", "#bab0ac")
-FONT = 'font-family="system-ui, sans-serif" font-size="12"'
+RC = {"svg.fonttype": "none", "svg.hashsalt": "discover", "font.family": "sans-serif", "font.size": 9,
+      "axes.titlesize": 10, "axes.titleweight": "bold", "axes.facecolor": "#fafafa", "axes.edgecolor": "#999",
+      "grid.color": "#e3e3e3", "axes.grid": False, "legend.frameon": False}
+DPI = 72  # one SVG unit per pixel of the sizes below
 
 
 def color(k: int) -> str:
@@ -58,11 +66,8 @@ class Series:
     width: float = 1.8
 
 
-def _e(text: object) -> str:
-    return escape(str(text), quote=True)
-
-
-def _fmt(v: float) -> str:
+def fmt(v: float) -> str:
+    """Return a tick value in few characters (``1.2e+06``, ``12,345``, ``0.25``)."""
     if v == 0:
         return "0"
     a = abs(v)
@@ -89,88 +94,124 @@ def ticks(lo: float, hi: float, count: int = 5) -> list[float]:
     return out
 
 
-def _open(width: int, height: int, title: str) -> list[str]:
-    return [f'<svg class="plot" xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-            f'viewBox="0 0 {width} {height}" role="img" aria-label="{_e(title)}" {FONT}>',
-            f'<text x="{width / 2:.0f}" y="16" text-anchor="middle" font-weight="bold">{_e(title)}</text>']
+# --- figures and their SVG ---------------------------------------------------------------------------
+
+class Plot:
+    """A figure being drawn: the axes, and the tooltip of each mark (by the gid set on its artist)."""
+
+    def __init__(self, width: float, height: float, title: str, legend_room: bool = False,
+                 margins: tuple[float, float, float, float] = (64, 28, 16, 46)) -> None:
+        from matplotlib.figure import Figure
+
+        self.title, self.width, self.height = title, width, height
+        self.fig = Figure(figsize=(width / DPI, height / DPI), dpi=DPI)
+        self.fig.patch.set_visible(False)
+        left, top, right, bottom = margins
+        right = 170 if legend_room else right
+        self.ax = self.fig.add_axes((left / width, bottom / height, 1 - (left + right) / width,
+                                     1 - (top + bottom) / height))
+        self.ax.set_title(title)
+        self.tips: dict[str, str] = {}
+
+    def tip(self, artist, text: str):
+        """Give ``artist`` the tooltip ``text``; return the artist."""
+        gid = f"tip{len(self.tips)}"
+        artist.set_gid(gid)
+        self.tips[gid] = text
+        return artist
+
+    def axes(self, x_label: str, y_label: str, y_ticks: Sequence[float] | None = None,
+             x_ticks: Sequence[float] | None = None) -> None:
+        """Label the axes; round ticks (``ticks``) written with ``fmt``; light horizontal grid lines."""
+        from matplotlib.ticker import FixedLocator, FuncFormatter
+
+        ax = self.ax
+        ax.set_xlabel(x_label)
+        ax.set_ylabel(y_label)
+        if y_ticks is not None:
+            ax.yaxis.set_major_locator(FixedLocator(list(y_ticks)))
+        if x_ticks is not None:
+            ax.xaxis.set_major_locator(FixedLocator(list(x_ticks)))
+        for axis in (ax.xaxis, ax.yaxis):
+            axis.set_major_formatter(FuncFormatter(lambda v, _pos: fmt(v)))
+        ax.grid(True, axis="y")
+        ax.set_axisbelow(True)
+
+    def legend(self, items: Sequence[tuple[str, str, bool]], swatch: bool = False) -> None:
+        """Draw a legend right of the axes: (label, colour, dashed) lines, or colour swatches."""
+        from matplotlib.lines import Line2D
+        from matplotlib.patches import Rectangle
+
+        if not items:
+            return
+        handles = [Rectangle((0, 0), 1, 1, color=col) if swatch else
+                   Line2D([], [], color=col, lw=2.5, ls="--" if dashed else "-")
+                   for _label, col, dashed in items]
+        self.ax.legend(handles, [label for label, _c, _d in items], loc="upper left",
+                       bbox_to_anchor=(1.01, 1), borderaxespad=0)
+
+    def svg(self) -> str:
+        """Render the figure and return it as an inline-safe ``<svg class="plot">`` element."""
+        from matplotlib.backends.backend_svg import FigureCanvasSVG
+
+        buf = io.StringIO()
+        FigureCanvasSVG(self.fig).print_svg(buf, metadata={"Date": None})
+        return inline_svg(buf.getvalue(), self.title, self.width, self.height, self.tips)
 
 
-def _empty(width: int, height: int, title: str, message: str) -> str:
-    parts = _open(width, height, title)
-    parts.append(f'<rect x="1" y="24" width="{width - 2}" height="{height - 26}" fill="none" stroke="#ccc"/>')
-    parts.append(f'<text x="{width / 2:.0f}" y="{height / 2:.0f}" text-anchor="middle" fill="#666">'
-                 f'{_e(message)}</text></svg>')
-    return "\n".join(parts)
+def styled(fn: Callable[..., str]) -> Callable[..., str]:
+    """Draw ``fn``'s figure in the report's style (``RC``)."""
+
+    @functools.wraps(fn)
+    def drawn(*args, **kwargs) -> str:
+        import matplotlib  # here, not at import: a command that draws nothing does not pay for it
+
+        with matplotlib.rc_context(RC):
+            return fn(*args, **kwargs)
+
+    return drawn
 
 
-@dataclass(frozen=True)
-class _Frame:
-    """The plotting area and the data ranges mapped onto it."""
-
-    left: float
-    top: float
-    right: float
-    bottom: float
-    x0: float
-    x1: float
-    y0: float
-    y1: float
-    log_y: bool = False
-
-    def x(self, v: float) -> float:
-        span = self.x1 - self.x0 or 1.0
-        return self.left + (v - self.x0) / span * (self.right - self.left)
-
-    def y(self, v: float) -> float:
-        v = min(max(v, self.y0), self.y1)
-        lo, hi = self.y0, self.y1
-        if self.log_y:
-            v, lo, hi = math.log10(v), math.log10(lo), math.log10(hi)
-        return self.bottom - (v - lo) / ((hi - lo) or 1.0) * (self.bottom - self.top)
-
-    def y_ticks(self) -> list[float]:
-        if not self.log_y:
-            return ticks(self.y0, self.y1)
-        lo, hi = math.floor(math.log10(self.y0)), math.ceil(math.log10(self.y1))
-        steps = (1, 2, 5) if hi - lo <= 3 else (1,)
-        values = (m * 10.0 ** e for e in range(lo, hi + 1) for m in steps)
-        return [v for v in values if self.y0 <= v <= self.y1]
+figure = Plot
 
 
-def _axes(f: _Frame, x_label: str, y_label: str, x_ticks: bool = True) -> list[str]:
-    out = [f'<rect x="{f.left}" y="{f.top}" width="{f.right - f.left}" height="{f.bottom - f.top}" '
-           'fill="#fafafa" stroke="#999"/>']
-    for v in f.y_ticks():
-        y = f.y(v)
-        out.append(f'<line x1="{f.left}" y1="{y:.1f}" x2="{f.right}" y2="{y:.1f}" stroke="#e3e3e3"/>')
-        out.append(f'<text x="{f.left - 5}" y="{y + 4:.1f}" text-anchor="end">{_fmt(v)}</text>')
-    if x_ticks:
-        for v in ticks(f.x0, f.x1, 6):
-            x = f.x(v)
-            out.append(f'<line x1="{x:.1f}" y1="{f.bottom}" x2="{x:.1f}" y2="{f.bottom + 4}" stroke="#999"/>')
-            out.append(f'<text x="{x:.1f}" y="{f.bottom + 16}" text-anchor="middle">{_fmt(v)}</text>')
-    out.append(f'<text x="{(f.left + f.right) / 2:.0f}" y="{f.bottom + 32}" text-anchor="middle">'
-               f'{_e(x_label)}</text>')
-    cy = (f.top + f.bottom) / 2
-    out.append(f'<text x="14" y="{cy:.0f}" text-anchor="middle" transform="rotate(-90 14 {cy:.0f})">'
-               f'{_e(y_label)}</text>')
-    return out
+_DEF_PATH = re.compile(r'<path id="([^"]+)" d="([^"]*)"[^>]*/>')
+_USE = re.compile(r'<use xlink:href="#([^"]+)" x="([^"]+)" y="([^"]+)"( style="[^"]*")?\s*/>')
 
 
-def _legend(items: Sequence[tuple[str, str, bool]], x: float, y: float, swatch: bool = False) -> list[str]:
-    out = []
-    for k, (label, col, dashed) in enumerate(items):
-        yy = y + 16 * k
-        dash = ' stroke-dasharray="5 3"' if dashed else ""
-        if swatch:
-            out.append(f'<rect x="{x + 6}" y="{yy - 6:.0f}" width="12" height="12" fill="{col}"/>')
-        else:
-            out.append(f'<line x1="{x}" y1="{yy:.0f}" x2="{x + 22}" y2="{yy:.0f}" stroke="{col}" '
-                       f'stroke-width="2.5"{dash}/>')
-        out.append(f'<text x="{x + 27}" y="{yy + 4:.0f}">{_e(label)}</text>')
-    return out
+def inline_svg(text: str, title: str, width: float, height: float, tips: dict[str, str]) -> str:
+    """Return matplotlib's SVG document as an element safe to inline in a page that loads nothing."""
+    text = text[text.index("<svg"):]
+    text = re.sub(r"<metadata>.*?</metadata>", "", text, flags=re.S)
+    text = re.sub(r"<style[^>]*>.*?</style>", "", text, flags=re.S)
+    shapes = {m.group(1): m.group(2) for m in _DEF_PATH.finditer(text)}
+    text = _USE.sub(lambda m: f'<path d="{shapes[m.group(1)]}" transform="translate({m.group(2)}'
+                              f' {m.group(3)})"{m.group(4) or ""}/>', text)
+    text = re.sub(r"<defs>.*?</defs>", "", text, flags=re.S)
+    text = re.sub(r' clip-path="[^"]*"', "", text)
+    for gid, tip in tips.items():
+        text = text.replace(f'<g id="{gid}">', f"<g><title>{escape(tip)}</title>", 1)
+    text = re.sub(r' id="[^"]*"', "", text)
+    w, h = f"{width:.0f}", f"{height:.0f}"
+    head = (f'<svg class="plot" width="{w}" height="{h}" viewBox="0 0 {w} {h}" role="img"'
+            f' aria-label="{escape(title)}" style="stroke-linejoin: round; stroke-linecap: butt">')
+    return head + text[text.index(">") + 1:].strip()
 
 
+@styled
+def empty(width: int, height: int, title: str, message: str) -> str:
+    """Return a framed placeholder saying why there is nothing to draw."""
+    p = figure(width, height, title, margins=(2, 24, 2, 2))
+    p.ax.set_xticks([])
+    p.ax.set_yticks([])
+    p.ax.set_facecolor("none")
+    p.ax.text(0.5, 0.5, message, ha="center", va="center", color="#666", transform=p.ax.transAxes)
+    return p.svg()
+
+
+# --- the plots --------------------------------------------------------------------------------------
+
+@styled
 def line_chart(series: Sequence[Series], title: str, x_label: str, y_label: str, width: int = 760,
                height: int = 340, y_max: float | None = None, legend: Sequence[tuple[str, str, bool]] = (),
                log_floor: float | None = None) -> str:
@@ -180,7 +221,7 @@ def line_chart(series: Sequence[Series], title: str, x_label: str, y_label: str,
     """
     pts = [(x, y) for s in series for x, y in zip(s.xs, s.ys, strict=True) if math.isfinite(y)]
     if not pts:
-        return _empty(width, height, title, "no data")
+        return empty(width, height, title, "no data")
     xs, ys = [p[0] for p in pts], [p[1] for p in pts]
     if log_floor is not None:
         y0 = max(log_floor, 10 ** math.floor(math.log10(max(min(ys), log_floor))))
@@ -191,88 +232,88 @@ def line_chart(series: Sequence[Series], title: str, x_label: str, y_label: str,
         y1 = y_max if y_max is not None else max(ys)
         y1 = (y1 if y1 > y0 else y0 + 1.0) * 1.04
     x0, x1 = min(xs), max(xs)
-    f = _Frame(64, 28, width - (170 if legend else 16), height - 46, x0, x1 if x1 > x0 else x0 + 1, y0, y1,
-               log_floor is not None)
-    out = _open(width, height, title) + _axes(f, x_label, y_label)
+    p = figure(width, height, title, legend_room=bool(legend))
+    ax = p.ax
+    if log_floor is not None:
+        ax.set_yscale("log")
+        lo, hi = math.floor(math.log10(y0)), math.ceil(math.log10(y1))
+        steps = (1, 2, 5) if hi - lo <= 3 else (1,)
+        y_ticks = [v for v in (m * 10.0 ** e for e in range(lo, hi + 1) for m in steps) if y0 <= v <= y1]
+    else:
+        y_ticks = ticks(y0, y1)
     for s in series:
-        coords = [(f.x(x), f.y(y)) for x, y in zip(s.xs, s.ys, strict=True) if math.isfinite(y)]
-        if not coords:
-            continue
-        dash = ' stroke-dasharray="5 3"' if s.dashed else ""
-        path = " ".join(f"{x:.1f},{y:.1f}" for x, y in coords)
-        if len(coords) == 1:
-            out.append(f'<circle cx="{coords[0][0]:.1f}" cy="{coords[0][1]:.1f}" r="3" fill="{s.color}">'
-                       f'<title>{_e(s.label)}</title></circle>')
-        else:
-            out.append(f'<polyline points="{path}" fill="none" stroke="{s.color}" stroke-width="{s.width}"'
-                       f'{dash}><title>{_e(s.label)}</title></polyline>')
-    out += _legend(legend, width - 160, 40)
-    out.append("</svg>")
-    return "\n".join(out)
+        line = [(x, min(max(y, y0), y1)) for x, y in zip(s.xs, s.ys, strict=True) if math.isfinite(y)]
+        if line:
+            lx, ly = zip(*line, strict=True)
+            p.tip(ax.plot(lx, ly, color=s.color, lw=s.width, ls="--" if s.dashed else "-",
+                          marker="o" if len(line) == 1 else None, ms=6)[0], s.label)
+    ax.set_xlim(x0, x1 if x1 > x0 else x0 + 1)
+    ax.set_ylim(y0, y1)
+    p.axes(x_label, y_label, y_ticks, ticks(x0, x1 if x1 > x0 else x0 + 1, 6))
+    p.legend(legend)
+    return p.svg()
 
 
+@styled
 def stacked_bars(labels: Sequence[str], layers: Sequence[tuple[str, str, Sequence[float]]], title: str,
                  x_label: str, y_label: str, width: int = 760, height: int = 340) -> str:
     """Return stacked bars: one bar per label, ``layers`` = (name, colour, value per bar), bottom first."""
+    from matplotlib.patches import Rectangle
+    from matplotlib.ticker import FuncFormatter
+
     if not labels:
-        return _empty(width, height, title, "no data")
+        return empty(width, height, title, "no data")
     totals = [sum(layer[2][k] for layer in layers) for k in range(len(labels))]
     top = max(totals) or 1.0
-    f = _Frame(64, 28, width - 170, height - 46, 0, len(labels), 0, top)
-    out = _open(width, height, title) + _axes(f, x_label, y_label, x_ticks=False)
-    bw = (f.right - f.left) / len(labels)
-    step = max(1, len(labels) // 8)
-    for k, lab in enumerate(labels):
-        x = f.left + k * bw
-        base = 0.0
-        for name, col, values in layers:
-            v = values[k]
+    p = figure(width, height, title, legend_room=True)
+    base = [0.0] * len(labels)
+    for name, col, values in layers:
+        for k, (lab, v) in enumerate(zip(labels, values, strict=True)):
             if v > 0:
-                y_top, y_bot = f.y(base + v), f.y(base)
-                out.append(f'<rect x="{x + 1:.1f}" y="{y_top:.1f}" width="{max(bw - 2, 1):.1f}" '
-                           f'height="{max(y_bot - y_top, 0.5):.1f}" fill="{col}">'
-                           f'<title>{_e(lab)}: {_e(name)} {_fmt(v)}</title></rect>')
-            base += v
-        if k % step == 0:
-            out.append(f'<text x="{x + bw / 2:.1f}" y="{f.bottom + 16}" text-anchor="middle">'
-                       f'{_e(lab)}</text>')
-    out += _legend([(name, col, False) for name, col, _ in reversed(layers)], width - 160, 40, swatch=True)
-    out.append("</svg>")
-    return "\n".join(out)
+                bar = p.ax.add_patch(Rectangle((k + 0.04, base[k]), 0.92, v, color=col))
+                p.tip(bar, f"{lab}: {name} {fmt(v)}")
+            base[k] += v
+    p.ax.set_xlim(0, len(labels))
+    p.ax.set_ylim(0, top)
+    step = max(1, len(labels) // 8)
+    shown = list(range(0, len(labels), step))
+    p.axes(x_label, y_label, ticks(0, top), [k + 0.5 for k in shown])
+    p.ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: labels[int(v)]))
+    p.legend([(name, col, False) for name, col, _ in reversed(layers)], swatch=True)
+    return p.svg()
 
 
+@styled
 def grouped_hbars(labels: Sequence[str], groups: Sequence[tuple[str, str, Sequence[float]]], title: str,
                   x_label: str, x_max: float = 100.0, width: int = 760, notes: Sequence[str] = ()) -> str:
     """Return horizontal bars, one group of bars per label (e.g. valid % and improved % per operator)."""
+    from matplotlib.patches import Rectangle
+    from matplotlib.ticker import FixedLocator, FuncFormatter
+
     if not labels:
-        return _empty(width, 160, title, "no data")
+        return empty(width, 160, title, "no data")
     bar = 14
     row = bar * len(groups) + 10
     height = 28 + row * len(labels) + 50
-    f = _Frame(110, 28, width - 190, height - 46, 0, x_max, 0, 1)
-    out = _open(width, height, title)
-    out.append(f'<rect x="{f.left}" y="{f.top}" width="{f.right - f.left}" height="{f.bottom - f.top}" '
-               'fill="#fafafa" stroke="#999"/>')
-    for v in ticks(0, x_max):
-        x = f.x(v)
-        out.append(f'<line x1="{x:.1f}" y1="{f.top}" x2="{x:.1f}" y2="{f.bottom}" stroke="#e3e3e3"/>')
-        out.append(f'<text x="{x:.1f}" y="{f.bottom + 16}" text-anchor="middle">{_fmt(v)}</text>')
-    out.append(f'<text x="{(f.left + f.right) / 2:.0f}" y="{f.bottom + 32}" text-anchor="middle">'
-               f'{_e(x_label)}</text>')
+    p = figure(width, height, title, margins=(110, 28, 190, 46))
+    ax = p.ax
     for k, lab in enumerate(labels):
-        y = f.top + 5 + k * row
         note = f" ({notes[k]})" if k < len(notes) and notes[k] else ""
-        out.append(f'<text x="{f.left - 6}" y="{y + row / 2:.0f}" text-anchor="end">{_e(lab)}</text>')
         for g, (name, col, values) in enumerate(groups):
             v = values[k]
-            w = max(f.x(min(v, x_max)) - f.left, 0)
-            yy = y + g * bar
-            out.append(f'<rect x="{f.left}" y="{yy:.1f}" width="{w:.1f}" height="{bar - 2}" fill="{col}">'
-                       f'<title>{_e(lab)}: {_e(name)} {_fmt(v)}{_e(note)}</title></rect>')
-            out.append(f'<text x="{f.left + w + 4:.1f}" y="{yy + bar - 4:.1f}" font-size="10">{v:.1f}</text>')
-    out += _legend([(name, col, False) for name, col, _ in groups], width - 180, 40, swatch=True)
-    out.append("</svg>")
-    return "\n".join(out)
+            y = k * row + 5 + g * bar
+            p.tip(ax.add_patch(Rectangle((0, y), min(v, x_max), bar - 2, color=col)),
+                  f"{lab}: {name} {fmt(v)}{note}")
+            ax.text(min(v, x_max) + x_max * 0.006, y + (bar - 2) / 2, f"{v:.1f}", va="center", fontsize=8)
+    ax.set_xlim(0, x_max)
+    ax.set_ylim(row * len(labels), 0)
+    p.axes(x_label, "", None, ticks(0, x_max))
+    ax.yaxis.set_major_locator(FixedLocator([k * row + row / 2 for k in range(len(labels))]))
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: labels[min(int(v // row), len(labels) - 1)]))
+    ax.grid(True, axis="x")
+    ax.grid(False, axis="y")
+    p.legend([(name, col, False) for name, col, _ in groups], swatch=True)
+    return p.svg()
 
 
 def _heat_color(v: float, vmax: float, diverging: bool) -> str:
@@ -281,45 +322,48 @@ def _heat_color(v: float, vmax: float, diverging: bool) -> str:
     t = max(-1.0, min(1.0, v / vmax))
     if not diverging or t >= 0:  # white → red
         a = abs(t)
-        return f"rgb({255:.0f},{255 - 150 * a:.0f},{255 - 170 * a:.0f})"
+        return f"#{255:02x}{round(255 - 150 * a):02x}{round(255 - 170 * a):02x}"
     a = -t  # white → blue: better than the comparison
-    return f"rgb({255 - 170 * a:.0f},{255 - 110 * a:.0f},{255:.0f})"
+    return f"#{round(255 - 170 * a):02x}{round(255 - 110 * a):02x}{255:02x}"
 
 
+@styled
 def heatmap(rows: Sequence[str], cols: Sequence[str], values: Sequence[Sequence[float | None]], title: str,
             row_label: str, col_label: str, diverging: bool = False, cell: int = 44,
             vmax: float | None = None) -> str:
     """Return a heatmap with the value written in each cell; diverging maps < 0 to blue, > 0 to red."""
+    from matplotlib.patches import Rectangle
+
     width = 70 + cell * len(cols) + 10
     height = 28 + 22 + cell * len(rows) + 34
     if not rows or not cols:
-        return _empty(max(width, 240), max(height, 120), title, "no data")
+        return empty(max(width, 240), max(height, 120), title, "no data")
     finite = [abs(v) for r in values for v in r if v is not None and math.isfinite(v)]
     vmax = vmax if vmax is not None else (max(finite) if finite else 1.0)
-    out = _open(width, height, title)
-    x0, y0 = 64, 50
-    out.append(f'<text x="{x0 + cell * len(cols) / 2:.0f}" y="38" text-anchor="middle">'
-               f'{_e(col_label)}</text>')
-    for j, c in enumerate(cols):
-        out.append(f'<text x="{x0 + cell * j + cell / 2:.0f}" y="{y0 + cell * len(rows) + 14}" '
-                   f'text-anchor="middle">{_e(c)}</text>')
-    cy = y0 + cell * len(rows) / 2
-    out.append(f'<text x="14" y="{cy:.0f}" text-anchor="middle" transform="rotate(-90 14 {cy:.0f})">'
-               f'{_e(row_label)}</text>')
+    p = figure(width, height, title, margins=(64, 50, 16, 34))
+    ax = p.ax
     for i, r in enumerate(rows):
-        out.append(f'<text x="{x0 - 6}" y="{y0 + cell * i + cell / 2 + 4:.0f}" text-anchor="end">'
-                   f'{_e(r)}</text>')
         for j, c in enumerate(cols):
             v = values[i][j]
-            x, y = x0 + cell * j, y0 + cell * i
             fill = "#eeeeee" if v is None else _heat_color(v, vmax, diverging)
             text = "–" if v is None else (f"{v:+.2f}" if diverging else f"{v:.2f}")
-            out.append(f'<rect x="{x}" y="{y}" width="{cell - 1}" height="{cell - 1}" fill="{fill}">'
-                       f'<title>{_e(row_label)} {_e(r)}, {_e(col_label)} {_e(c)}: {_e(text)}</title></rect>')
-            out.append(f'<text x="{x + cell / 2:.0f}" y="{y + cell / 2 + 4:.0f}" text-anchor="middle" '
-                       f'font-size="10">{_e(text)}</text>')
-    out.append("</svg>")
-    return "\n".join(out)
+            p.tip(ax.add_patch(Rectangle((j, i), 0.98, 0.98, color=fill)),
+                  f"{row_label} {r}, {col_label} {c}: {text}")
+            ax.text(j + 0.49, i + 0.49, text, ha="center", va="center", fontsize=8)
+    ax.set_xlim(0, len(cols))
+    ax.set_ylim(len(rows), 0)
+    ax.set_xticks([j + 0.49 for j in range(len(cols))], list(cols))
+    ax.set_yticks([i + 0.49 for i in range(len(rows))], list(rows))
+    ax.xaxis.set_label_position("top")
+    ax.set_xlabel(col_label)
+    ax.set_ylabel(row_label)
+    ax.tick_params(length=0)
+    for side in ax.spines.values():
+        side.set_visible(False)
+    ax.set_facecolor("none")
+    p.ax.set_title("")
+    p.fig.suptitle(title, y=1 - 4 / height, va="top", fontsize=10, fontweight="bold")
+    return p.svg()
 
 
 @dataclass(frozen=True)
@@ -334,11 +378,15 @@ class TreeNode:
     highlight: bool = False
 
 
+@styled
 def dag(nodes: Sequence[TreeNode], edges: Sequence[tuple[int, int]], title: str, box_w: int = 132,
         box_h: int = 38, gap_x: int = 14, gap_y: int = 34) -> str:
     """Return a layered drawing of a directed acyclic graph; ``edges`` are (upper id, lower id) pairs."""
+    from matplotlib.patches import FancyBboxPatch, PathPatch
+    from matplotlib.path import Path
+
     if not nodes:
-        return _empty(400, 120, title, "no lineage")
+        return empty(400, 120, title, "no lineage")
     layers: dict[int, list[TreeNode]] = {}
     for n in nodes:
         layers.setdefault(n.layer, []).append(n)
@@ -360,24 +408,25 @@ def dag(nodes: Sequence[TreeNode], edges: Sequence[tuple[int, int]], title: str,
         offset = (width - len(row) * (box_w + gap_x) + gap_x) / 2
         for k, n in enumerate(row):
             xy[n.id] = (offset + k * (box_w + gap_x), 30 + li * (box_h + gap_y))
-    out = _open(width, height, title)
+    p = figure(width, height, title, margins=(0, 0, 0, 0))
+    ax = p.ax
+    ax.set_axis_off()
+    ax.set_xlim(0, width)
+    ax.set_ylim(height, 0)
+    ax.text(width / 2, 16, title, ha="center", va="baseline", fontsize=10, fontweight="bold")
     for a, b in edges:
         if a in xy and b in xy:
             (xa, ya), (xb, yb) = xy[a], xy[b]
             x1, y1, x2, y2 = xa + box_w / 2, ya + box_h, xb + box_w / 2, yb
             my = (y1 + y2) / 2
-            out.append(f'<path d="M{x1:.1f},{y1:.1f} C{x1:.1f},{my:.1f} {x2:.1f},{my:.1f} {x2:.1f},{y2:.1f}" '
-                       'fill="none" stroke="#888" stroke-width="1.2"/>')
+            curve = Path([(x1, y1), (x1, my), (x2, my), (x2, y2)], [Path.MOVETO] + [Path.CURVE4] * 3)
+            ax.add_patch(PathPatch(curve, fill=False, edgecolor="#888", lw=1.2))
     for n in nodes:
         x, y = xy[n.id]
-        stroke = ' stroke="#000" stroke-width="2.5"' if n.highlight else ' stroke="#666"'
-        out.append(f'<g><title>{_e(n.tooltip or n.lines[0])}</title>'
-                   f'<rect x="{x:.1f}" y="{y:.1f}" width="{box_w}" height="{box_h}" rx="5" fill="{n.color}"'
-                   f'{stroke}/>')
+        box = FancyBboxPatch((x, y), box_w, box_h, boxstyle="round,pad=0,rounding_size=5", facecolor=n.color,
+                             edgecolor="#000" if n.highlight else "#666", lw=2.5 if n.highlight else 1.0)
+        p.tip(ax.add_patch(box), n.tooltip or n.lines[0])
         for k, line in enumerate(n.lines[:2]):
-            weight = ' font-weight="bold"' if k == 0 else ""
-            out.append(f'<text x="{x + box_w / 2:.1f}" y="{y + 15 + 15 * k:.1f}" text-anchor="middle"'
-                       f'{weight} font-size="11">{_e(line[:22])}</text>')
-        out.append("</g>")
-    out.append("</svg>")
-    return "\n".join(out)
+            ax.text(x + box_w / 2, y + 15 + 15 * k, line[:22], ha="center", va="baseline", fontsize=8.5,
+                    fontweight="bold" if k == 0 else "normal")
+    return p.svg()

@@ -12,14 +12,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from string import Template
 
-from discover.config import OPERATORS
 from discover.normalize import suffix_top_level
+from discover.operators import BY_NAME, REGISTRY
 from discover.paths import ARCHIVE_DIR, PROMPTS_DIR
 
-PARENTS_PER_OPERATOR = {"versioned": 2, "e1": 2, "e2": 2, "m1": 1, "m2": 1, "simplify": 1}
-IMPORT_ORDER = ("numpy", "numba", "math", "heapq", "itertools", "functools", "collections", "bisect",
-                "operator", "random", "evaluator.helpers")
-"""How the system prompt lists the modules the sandbox's policy allows (others follow, sorted)."""
+PARENTS_PER_OPERATOR = {op.name: op.parents for op in REGISTRY}
 PROMPTS_ENV = "DISCOVER_PROMPTS"
 SEEDS = ("edd", "spt", "mdd")
 TEST_NS = (20, 100, 200, 500)  # the stored test sets' sizes (archive/baselines/test_n*.json)
@@ -73,8 +70,8 @@ class Templates:
                                              numba=f"\n{self.numba.strip()}\n" if numba_allowed() else "",
                                              jobs=f"n = {jobs}" if jobs else "various n",
                                              limits=limits or DEFAULT_LIMITS)
-        if operator == "versioned":
-            user = self._versioned(parents, entry)
+        if operator in BY_NAME and BY_NAME[operator].versions:
+            user = self._versioned(operator, parents, entry)
         else:
             blocks = "\n".join(
                 self.parent.safe_substitute(label=_label(k, len(parents)), score=_score(p),
@@ -87,13 +84,13 @@ class Templates:
                      + "\n".join(f"- {f}" for f in failures))
         return ({"role": "system", "content": system}, {"role": "user", "content": user})
 
-    def _versioned(self, parents: list[Parent], entry: str) -> str:
+    def _versioned(self, operator: str, parents: list[Parent], entry: str) -> str:
         if len(parents) == 1:
             parents = [parents[0], parents[0]]
         v0, v1 = parents[-2], parents[-1]
         code = "\n\n".join(f"```python\n{_suffixed(p.code, f'_v{k}').strip()}\n```"
                            for k, p in enumerate((v0, v1)))
-        return self.operators["versioned"].safe_substitute(
+        return self.operators[operator].safe_substitute(
             entry=entry, code=code, score_0=_score(v0), score_1=_score(v1))
 
 
@@ -157,16 +154,17 @@ def load_templates(path: str | Path | None = None) -> Templates:
 
     numba = path / "numba.txt"
     return Templates(system=read("system"), parent=read("parent"),
-                     operators={op: read(op) for op in OPERATORS},
+                     operators={op.name: read(op.template_name) for op in REGISTRY},
                      numba=numba.read_text() if numba.is_file() else "")
 
 
 @functools.cache
 def allowed_imports() -> str:
     """Return the modules a candidate may import (the sandbox's policy), as the system prompt lists them."""
-    from evaluator.sandbox.policy import ALLOWED_MODULES
+    from evaluator.sandbox.policy import ALLOWED_IMPORTS, ALLOWED_MODULES
 
-    names = [m for m in IMPORT_ORDER if m in ALLOWED_MODULES] + sorted(ALLOWED_MODULES - set(IMPORT_ORDER))
+    listed = [m for m in ALLOWED_IMPORTS if m in ALLOWED_MODULES]
+    names = listed + sorted(ALLOWED_MODULES - set(listed))
     return ", ".join("numpy (as np)" if m == "numpy" else m for m in names)
 
 

@@ -96,28 +96,14 @@ def _absolute(cfg: Config, run_dir: Path) -> Config:
 
 def make_llm(cfg: Config) -> Any:
     """Build the configured LLM backend (the runner records its exchanges to the run's transcript)."""
+    from discover.llm.factory import BACKENDS
     from discover.llm.factory import make_llm as factory
 
-    lc, st = cfg.llm, cfg.stopping
-    if lc.kind == "offline":
-        settings: dict[str, Any] = {"seed": cfg.seed}
-    elif lc.kind == "openai":
-        if not lc.model:
-            raise ConfigError("field llm.model = '' must name a model when llm.kind = 'openai'")
-        settings = {
-            "base_url": lc.base_url or None, "api_key_env": lc.api_key_env, "timeout_s": lc.request_timeout_s,
-            "max_concurrency": lc.concurrency, "max_retries": lc.max_retries,
-            "prices": {lc.model: (lc.price_prompt_per_mtok, lc.price_completion_per_mtok)},
-            "budget": {"max_tokens": st.tokens or None, "max_usd": st.dollars or None},
-        }
-    else:
-        if not lc.transcript:
-            raise ConfigError("field llm.transcript = '' must name a transcript when llm.kind is replay")
-        settings = {"transcript": lc.transcript, "strict": True}
+    settings = BACKENDS[cfg.llm.kind].settings(cfg)
     try:
-        return factory(lc.kind, **settings)
+        return factory(cfg.llm.kind, **settings)
     except (ValueError, OSError) as e:
-        raise RunError(f"cannot start the {lc.kind} LLM: {e}") from None
+        raise RunError(f"cannot start the {cfg.llm.kind} LLM: {e}") from None
 
 
 def preflight(cfg: Config, llm: Any) -> None:

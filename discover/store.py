@@ -12,12 +12,13 @@ import sqlite3
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from discover.operators import COPY_OPERATORS
 from evaluator.instances import write_atomic
 
 CONFIG_FILE = "config.toml"
@@ -137,9 +138,21 @@ class ProgramRow:
     cost_s: float | None = None  # seconds per instance at cost.n
     train_cost_ratio: float | None = None  # the same ratio at the training size
     cost: dict[str, Any] | None = None  # discover.cost.Cost.to_dict(): every figure, probe included
+    created: float | None = field(default=None, compare=False)  # set by the store when written
+
+    @property
+    def ok(self) -> bool:
+        """True for a valid program (scored on every instance)."""
+        return self.status == "ok" and self.gap is not None
+
+    @property
+    def is_copy(self) -> bool:
+        """True for a program copied unchanged to another island (its parent is the original)."""
+        return self.operator in COPY_OPERATORS
 
 
-_PROGRAM_COLUMNS = tuple(f.name for f in fields(ProgramRow))
+_PROGRAM_COLUMNS = tuple(f.name for f in fields(ProgramRow) if f.name != "created")
+_ROW_FIELDS = frozenset(f.name for f in fields(ProgramRow))
 
 
 def _program_values(row: ProgramRow) -> tuple[Any, ...]:
@@ -152,12 +165,18 @@ def _program_values(row: ProgramRow) -> tuple[Any, ...]:
     return (*vals, time.time())
 
 
-def _program_row(r: sqlite3.Row) -> ProgramRow:
-    kw = {c: r[c] for c in _PROGRAM_COLUMNS}
-    kw["parents"] = tuple(json.loads(kw["parents"]))
-    kw["per_class"] = None if kw["per_class"] is None else json.loads(kw["per_class"])
-    kw["tardiness"] = None if kw["tardiness"] is None else np.frombuffer(kw["tardiness"], "<i8")
-    kw["cost"] = None if kw["cost"] is None else json.loads(kw["cost"])
+def program_row(r: sqlite3.Row) -> ProgramRow:
+    """Read a row of the programs table (any subset of its columns holding ``id`` to ``length``; a
+    schema-1 row has no cost columns) into a ProgramRow."""
+    kw = {c: r[c] for c in r.keys() if c in _ROW_FIELDS}
+    kw["parents"] = tuple(int(x) for x in json.loads(kw["parents"]))
+    for name in ("per_class", "cost"):
+        kw[name] = None if kw.get(name) is None else json.loads(kw[name])
+    kw["tardiness"] = None if kw.get("tardiness") is None else np.frombuffer(kw["tardiness"], "<i8")
+    kw.update(code=kw.get("code") or "", description=kw["description"] or "", error=kw["error"] or "",
+              length=kw["length"] or 0)
+    for name in ("signature", "seconds"):
+        kw.setdefault(name, None)
     return ProgramRow(**kw)
 
 
@@ -373,7 +392,7 @@ class RunStore:
     def programs(self, where: str = "", params: tuple[Any, ...] = ()) -> list[ProgramRow]:
         """Return programs in id order (``where`` is an SQL condition on the programs table)."""
         sql = f"SELECT * FROM programs {'WHERE ' + where if where else ''} ORDER BY id"
-        return [_program_row(r) for r in self._conn.execute(sql, params)]
+        return [program_row(r) for r in self._conn.execute(sql, params)]
 
     def program(self, pid: int) -> ProgramRow | None:
         """Return one program by id."""

@@ -16,14 +16,10 @@ from numba import njit
 from evaluator import helpers as H
 from evaluator import helpers_reference as R
 from evaluator import heuristics as Hr
+from tests.brute import brute_tt
 from tests.test_heuristics import PY_REFERENCES, instances
 
 EXAMPLES = 200
-
-
-def brute_tt(p, d, seq) -> int:
-    seq = list(seq)
-    return int(np.maximum(np.cumsum(p[seq]) - d[seq], 0).sum()) if seq else 0
 
 
 def brute_move(p, d, seq, i, j) -> int:

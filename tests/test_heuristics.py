@@ -14,6 +14,7 @@ from evaluator import reference as R
 from evaluator.baselines import score_baselines
 from evaluator.improve import move_to_end_step
 from evaluator.kernels import tardiness_of_set, total_tardiness
+from tests.brute import brute_tt
 from tests.conftest import REPO
 
 REFERENCE_FILES = {"EDD": "edd", "SPT": "spt", "MDD": "mdd", "PSK": "psk", "EDDC": "eddc", "MDDC": "mddc",
@@ -61,7 +62,9 @@ def test_numba_heuristic_equals_plain_python(name, case):
     got = H.FUNCTIONS[name](p, d)
     want = [int(j) for j in PY_REFERENCES[name](p.copy(), d.copy())]
     assert got.tolist() == want
-    assert total_tardiness(p, d, got) >= 0  # a permutation
+    assert sorted(want) == list(range(len(p)))  # a permutation of the jobs
+    assert total_tardiness(p, d, got) == brute_tt(p, d, want)  # the kernel against numpy's cumsum
+
 
 
 @pytest.mark.parametrize("name", sorted(REFERENCE_FILES))

@@ -181,7 +181,7 @@ def test_broken_answers_of_every_kind_and_at_the_configured_rate() -> None:
 
 
 def test_every_operator_is_used() -> None:
-    parent = rw.Program(("p", "d"), terms=((1.0, "d[j]"), (0.5, "p[j]")), passes=("interchange",))
+    parent = rw.DispatchRule(("p", "d"), terms=((1.0, "d[j]"), (0.5, "p[j]")), passes=("interchange",))
     dispatch = rw.render(parent, "schedule", "A dispatch rule.")
     ops = []
     for seed in range(4):
@@ -214,7 +214,7 @@ def test_invalid_rates_are_refused() -> None:
 
 
 def test_perturb_keeps_the_terms_and_changes_constants() -> None:
-    parent = rw.Program(("p", "d"), terms=((1.0, "max(d[j], t + p[j])"), (0.3, "d[j] - t - p[j]")))
+    parent = rw.DispatchRule(("p", "d"), terms=((1.0, "max(d[j], t + p[j])"), (0.3, "d[j] - t - p[j]")))
     changed = 0
     for seed in range(30):
         child = rw.perturb(parent, random.Random(seed), 1.0).program
@@ -232,17 +232,19 @@ def test_perturb_reaches_constants_of_foreign_code_but_not_indices() -> None:
         "def _base_order(p, d):\n    w = 0.5\n"
         "    return sorted(range(len(p)), key=lambda j: d[j] + w * 3 * j)\n"
     )
-    child = rw.perturb(rw.Program(("p", "d"), base=base), random.Random(0), 1.0).program
+    child = rw.perturb(rw.DispatchRule(("p", "d"), base=base), random.Random(0), 1.0).program
     tree = ast.parse(child.base)
     consts = [n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and not isinstance(n.value, str)]
     assert consts != [0.5, 3] and len(consts) == 2  # range(len(p)) and d[j] untouched
-    no_constants = rw.Program(("p", "d"), base="def _base_order(p, d):\n    return list(range(len(p)))\n")
+    no_constants = rw.DispatchRule(("p", "d"),
+                                   base="def _base_order(p, d):\n    return list(range(len(p)))\n")
     assert rw.perturb(no_constants, random.Random(0), 1.0) is None
 
 
 def test_crossover_uses_only_the_parents_terms_and_passes() -> None:
-    a = rw.Program(("p", "d"), terms=((1.0, "d[j]"),), passes=("interchange",))
-    b = rw.Program(("p", "d"), terms=((1.0, "max(d[j], t + p[j])"), (0.2, "p[j]")), passes=("insertion",))
+    a = rw.DispatchRule(("p", "d"), terms=((1.0, "d[j]"),), passes=("interchange",))
+    b = rw.DispatchRule(("p", "d"), terms=((1.0, "max(d[j], t + p[j])"), (0.2, "p[j]")),
+                        passes=("insertion",))
     for seed in range(20):
         child = rw.crossover(a, b, random.Random(seed)).program
         assert {t for _, t in child.terms} <= {"d[j]", "max(d[j], t + p[j])", "p[j]"}
@@ -252,7 +254,7 @@ def test_crossover_uses_only_the_parents_terms_and_passes() -> None:
 def test_rendered_program_reads_back_as_itself() -> None:
     atc = rw.grammar_term("atc", random.Random(1))
     terms = ((1.0, "max(d[j], t + p[j])"), (-0.25, atc))
-    prog = rw.Program(("P", "D"), terms=terms, passes=("move_to_end", "insertion"))
+    prog = rw.DispatchRule(("P", "D"), terms=terms, passes=("move_to_end", "insertion"))
     again = rw.read_program(ast.parse(rw.render(prog, "schedule", "x")), "schedule")
     assert again == prog
 
@@ -262,9 +264,9 @@ PASSES = [("interchange",), ("insertion",), ("move_to_end",), ("move_to_end", "i
 
 @pytest.mark.parametrize("passes", PASSES)
 def test_improvement_passes_never_hurt(passes: tuple[str, ...]) -> None:
-    plain = rw.Program(("p", "d"), terms=((1.0, "d[j]"),))
+    plain = rw.DispatchRule(("p", "d"), terms=((1.0, "d[j]"),))
     before = run(rw.render(plain, "schedule", "EDD."))
-    after = run(rw.render(rw.Program(("p", "d"), terms=plain.terms, passes=passes), "schedule", "EDD+."))
+    after = run(rw.render(rw.DispatchRule(("p", "d"), terms=plain.terms, passes=passes), "schedule", "EDD+."))
     assert all(a <= b for a, b in zip(after, before, strict=True)) and sum(after) < sum(before)
 
 
@@ -273,7 +275,8 @@ def test_passes_reach_their_local_optimum() -> None:
     rng = np.random.default_rng(5)
     ns: dict = {}
     for name in ("interchange", "insertion"):
-        exec(rw.render(rw.Program(("p", "d"), terms=((1.0, "p[j]"),), passes=(name,)), f"s_{name}", "x"), ns)
+        rule = rw.DispatchRule(("p", "d"), terms=((1.0, "p[j]"),), passes=(name,))
+        exec(rw.render(rule, f"s_{name}", "x"), ns)
     for _ in range(40):
         p = rng.integers(1, 20, 7)
         d = rng.integers(0, 60, 7)

@@ -55,6 +55,14 @@ def test_page_has_every_section_and_plot_and_nothing_external(page):
     assert set(re.findall(r"https?://[^\s\"'<>]+", page)) <= {"http://www.w3.org/2000/svg"}
 
 
+def test_page_has_no_script_and_no_url_at_all(page):
+    """matplotlib's SVG is inlined without its prolog, namespaces, metadata, references or clip paths."""
+    assert not re.search(r"<script|\bon\w+=|javascript:", page, re.I)
+    assert not re.search(r"https?://", page)
+    assert not re.search(r"<use\b|<image\b|xlink:|clip-path|<\?xml|<!DOCTYPE svg|<metadata", page)
+    assert len(re.findall(r"<svg\b", page)) == page.count('<svg class="plot"') == PLOTS
+
+
 def test_operator_table_matches_the_run_database(page, run_dir):
     rows = _sql(run_dir, "SELECT operator, COUNT(*), SUM(status = 'ok') FROM programs"
                          " WHERE sample IS NOT NULL GROUP BY operator")
@@ -161,10 +169,10 @@ def test_dag_puts_parents_above_children():
     nodes = [plots.TreeNode(3, ("c",), 2, "#fff"), plots.TreeNode(1, ("a",), 0, "#fff"),
              plots.TreeNode(2, ("b",), 1, "#fff")]
     svg = plots.dag(nodes, [(1, 2), (2, 3), (1, 3)], "t")
-    boxes = re.findall(r'<g><title>(\w)</title>\s*<rect x="[\d.]+" y="([\d.]+)"', svg)
+    boxes = re.findall(r'<g><title>(\w)</title>\s*<path d="M [\d.]+ ([\d.]+)', svg)  # a box's first corner
     ys = {label: float(y) for label, y in boxes}
     assert ys["a"] < ys["b"] < ys["c"]
-    assert svg.count("<path ") == 3
+    assert svg.count("<path ") == 3 + 3  # the three boxes and the three edges
 
 
 def test_bin_widths_and_thinning():

@@ -14,44 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from discover.archive.errors import ArchiveError
+from discover.store import ProgramRow, program_row
 
 DB_FILE = "run.sqlite"
 CONFIG_FILE = "config.toml"
-COPY_OPERATORS = ("reset", "migrate")
-"""Operators that copy a program to another island unchanged (its parent is the original)."""
-
-_PROGRAM_COLUMNS = ("id", "prompt", "sample", "island", "operator", "parents", "hash", "description",
-                    "status", "error", "gap", "per_class", "length", "seconds", "created")
-
-
-@dataclass(frozen=True)
-class Program:
-    """One row of the run's programs table, without its code and per-instance values."""
-
-    id: int
-    prompt: int | None
-    sample: int | None
-    island: int
-    operator: str
-    parents: tuple[int, ...]
-    hash: str | None
-    description: str
-    status: str
-    error: str
-    gap: float | None
-    per_class: dict[str, float] | None
-    length: int
-    seconds: float | None
-    created: float
-
-    @property
-    def ok(self) -> bool:
-        return self.status == "ok" and self.gap is not None
-
-    @property
-    def is_copy(self) -> bool:
-        return self.operator in COPY_OPERATORS
-
 
 @dataclass(frozen=True)
 class LLMCall:
@@ -118,7 +84,7 @@ class RunView:
         if "programs" not in self._tables or self.state("schema") is None:
             why = "the file is empty" if db.stat().st_size == 0 else f"a copy made without its {DB_FILE}-wal?"
             raise ArchiveError(f"{db}: not a discover run database: it holds no run state ({why})")
-        self._programs: list[Program] | None = None
+        self._programs: list[ProgramRow] | None = None
 
     def close(self) -> None:
         """Close the database."""
@@ -137,11 +103,10 @@ class RunView:
             raise ArchiveError(f"{self.run_dir / DB_FILE}: {e} (in: {sql.split(' FROM ')[0][:60]})") from None
 
     # --- tables --------------------------------------------------------------------------------
-    def programs(self) -> list[Program]:
+    def programs(self) -> list[ProgramRow]:
         """Return every program in id order (cached)."""
         if self._programs is None:
-            rows = self._query(f"SELECT {', '.join(_PROGRAM_COLUMNS)} FROM programs ORDER BY id")
-            self._programs = [_program(r) for r in rows]
+            self._programs = [program_row(r) for r in self._query("SELECT * FROM programs ORDER BY id")]
         return self._programs
 
     def cost_rows(self) -> list[tuple[int, int, str, float, float | None]]:
@@ -154,11 +119,11 @@ class RunView:
         return [tuple(r) for r in self._query(
             f"SELECT id, island, operator, gap, {cost} FROM programs WHERE status = 'ok' ORDER BY id")]
 
-    def program(self, pid: int) -> Program | None:
+    def program(self, pid: int) -> ProgramRow | None:
         """Return one program by id, or None."""
         return self.by_id().get(pid)
 
-    def by_id(self) -> dict[int, Program]:
+    def by_id(self) -> dict[int, ProgramRow]:
         """Return the programs keyed by id."""
         return {p.id: p for p in self.programs()}
 
@@ -207,7 +172,7 @@ class RunView:
             return {}
 
     # --- derived -------------------------------------------------------------------------------
-    def original(self, pid: int) -> Program | None:
+    def original(self, pid: int) -> ProgramRow | None:
         """Follow reset / migration copies back to the program that was first scored."""
         by_id = self.by_id()
         p = by_id.get(pid)
@@ -217,7 +182,7 @@ class RunView:
             p = by_id.get(p.parents[0], p)
         return p
 
-    def best(self) -> Program | None:
+    def best(self) -> ProgramRow | None:
         """Return the valid program with the lowest training gap (ties: lowest id), copies excluded."""
         ok = [p for p in self.programs() if p.ok and not p.is_copy]
         return min(ok, key=lambda p: (p.gap, p.id)) if ok else None
@@ -236,13 +201,3 @@ def _json(text: Any, default: Any) -> Any:
         return json.loads(text)
     except (TypeError, ValueError):
         return default
-
-
-def _program(r: sqlite3.Row) -> Program:
-    kw = dict(r)
-    kw["parents"] = tuple(int(x) for x in _json(kw["parents"], []))
-    kw["per_class"] = _json(kw["per_class"], None) if kw["per_class"] is not None else None
-    kw["description"] = kw["description"] or ""
-    kw["error"] = kw["error"] or ""
-    kw["length"] = kw["length"] or 0
-    return Program(**kw)

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 
@@ -202,13 +202,6 @@ def with_python_seconds(score: SetScore, code: str, stored: StoredSet) -> SetSco
 
 
 # --- running code ---------------------------------------------------------------------------------
-
-class Evaluator(Protocol):
-    """What scoring needs of the sandbox."""
-
-    def evaluate(self, code: str, iset: InstanceSet, entry: str = "schedule",
-                 timeout_s: float | None = None) -> Any: ...
-
 
 @dataclass(frozen=True)
 class LocalResult:

@@ -18,6 +18,7 @@ from discover.cli.common import ADDRESS_HELP, EXECUTOR_HELP, UserError, console
 from discover.config import Config, ConfigError, load_config, parse_assignment
 from discover.controller import Progress, RunError
 from discover.fitness import SetError
+from discover.llm.factory import kinds_text
 from discover.paths import PROMPTS_DIR
 from discover.prompts import PromptError
 from discover.store import StoreError
@@ -194,7 +195,7 @@ def register(app: typer.Typer) -> None:
     @app.command("run")
     def run(
         config: Path = typer.Option(None, "--config", help="TOML config file (defaults otherwise)."),
-        llm: str = typer.Option(None, "--llm", help="LLM backend: offline, openai or replay (llm.kind).",
+        llm: str = typer.Option(None, "--llm", help=f"LLM backend: {kinds_text()} (llm.kind).",
                                 show_default=D.llm.kind),
         model: str = typer.Option(None, "--model", help="Model name (llm.model).",
                                   show_default=D.llm.model or "the backend's default"),

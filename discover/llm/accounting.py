@@ -62,7 +62,7 @@ class Spend:
         return self.prompt_tokens + self.completion_tokens
 
 
-class Ledger:
+class SpendAccount:
     """Count spend and refuse new requests once a budget is reached; safe to share between threads.
 
     Calls are reserved before a request is sent, so the call limit is exact even with requests in

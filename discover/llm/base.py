@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 
 @dataclass(frozen=True)
@@ -19,17 +20,24 @@ class ChatRequest:
     max_tokens: int = 2048
     seed: int | None = None
 
+    def params(self) -> dict[str, Any]:
+        """Return the sampling parameters: ``n``, ``temperature``, ``max_tokens``, ``seed``."""
+        return {"n": self.n, "temperature": self.temperature, "max_tokens": self.max_tokens,
+                "seed": self.seed}
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the request as JSON-able fields (the one serialised form; ``from_dict`` reads it)."""
+        return {"model": self.model, "messages": [dict(m) for m in self.messages], **self.params()}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> ChatRequest:
+        """Rebuild a request from ``to_dict`` output (other keys are ignored)."""
+        return cls(d["model"], tuple(dict(m) for m in d["messages"]), d["n"], d["temperature"],
+                   d["max_tokens"], d["seed"])
+
     def key(self, sample_index: int = 0) -> str:
         """Return the hash that identifies this request (and sample) in transcripts and replay."""
-        payload = {
-            "model": self.model,
-            "messages": [dict(m) for m in self.messages],
-            "n": self.n,
-            "temperature": self.temperature,
-            "max_tokens": self.max_tokens,
-            "seed": self.seed,
-            "sample": sample_index,
-        }
+        payload = {**self.to_dict(), "sample": sample_index}
         blob = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
         return hashlib.sha256(blob.encode()).hexdigest()
 
@@ -63,6 +71,9 @@ class LLMError(RuntimeError):
     completion_tokens: int = 0
     cost_usd: float = 0.0
     usage_unknown: int = 0
+    diverged: bool = False
+    """True when the backend can answer no later request of the run either (a replay that left its
+    transcript): the run stops."""
 
 
 class BudgetExhausted(LLMError):
@@ -74,7 +85,13 @@ class TranscriptWriteError(RuntimeError):
 
 
 class LLM(Protocol):
-    """Anything that answers chat requests."""
+    """Anything that answers chat requests.
+
+    ``waits_on_network``: the backend spends a call waiting on a remote server, so calls run side by
+    side; a local, CPU-bound backend without it (or False) is called one at a time under the AST lock.
+    """
+
+    waits_on_network: bool
 
     def complete(self, request: ChatRequest) -> ChatResult:
         """Return ``request.n`` completions, or raise LLMError."""

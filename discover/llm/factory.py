@@ -4,16 +4,76 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from discover.llm.accounting import Budget, Price
 from discover.llm.base import LLM
-from discover.llm.offline import OfflineLLM
-from discover.llm.openai_client import OpenAILLM, OpenAISettings
 from discover.llm.recording import RecordingLLM
-from discover.llm.replay import ReplayLLM
 
-KINDS = ("offline", "openai", "replay")
+if TYPE_CHECKING:
+    from discover.config import Config
+
+
+@dataclass(frozen=True)
+class Backend:
+    """One LLM backend: its ``llm.kind``, what it is (the config's description), how to build it from
+    factory settings, and which settings a run's configuration gives it."""
+
+    kind: str
+    description: str
+    build: Callable[[dict[str, Any]], LLM]
+    settings: Callable[[Config], dict[str, Any]]
+
+
+def _offline(settings: dict[str, Any]) -> LLM:
+    from discover.llm.offline import OfflineLLM
+
+    return OfflineLLM(**_known(OfflineLLM, "offline", settings))
+
+
+def _offline_settings(cfg: Config) -> dict[str, Any]:
+    return {"seed": cfg.seed}
+
+
+def _openai(settings: dict[str, Any]) -> LLM:
+    from discover.llm.openai_client import OpenAILLM, OpenAISettings
+
+    values = _known(OpenAISettings, "openai", settings)
+    if "prices" in values:
+        values["prices"] = {model: _price(model, v) for model, v in dict(values["prices"]).items()}
+    if isinstance(values.get("budget"), Mapping):
+        values["budget"] = Budget(**_known(Budget, "openai budget", values["budget"]))
+    return OpenAILLM(OpenAISettings(**values))
+
+
+def _openai_settings(cfg: Config) -> dict[str, Any]:
+    from discover.config import ConfigError
+
+    lc, st = cfg.llm, cfg.stopping
+    if not lc.model:
+        raise ConfigError("field llm.model = '' must name a model when llm.kind = 'openai'")
+    return {
+        "base_url": lc.base_url or None, "api_key_env": lc.api_key_env, "timeout_s": lc.request_timeout_s,
+        "max_concurrency": lc.concurrency, "max_retries": lc.max_retries,
+        "prices": {lc.model: (lc.price_prompt_per_mtok, lc.price_completion_per_mtok)},
+        "budget": {"max_tokens": st.tokens or None, "max_usd": st.dollars or None},
+    }
+
+
+def _replay_settings(cfg: Config) -> dict[str, Any]:
+    from discover.config import ConfigError
+
+    if not cfg.llm.transcript:
+        raise ConfigError("field llm.transcript = '' must name a transcript when llm.kind is replay")
+    return {"transcript": cfg.llm.transcript, "strict": True}
+
+
+def kinds_text(describe: bool = False) -> str:
+    """Return the kinds in words, e.g. ``offline, openai or replay`` (each described if asked)."""
+    words = [f"{b.kind} ({b.description})" if describe else b.kind for b in BACKENDS.values()]
+    return ", ".join(words[:-1]) + " or " + words[-1] if len(words) > 1 else words[0]
 
 
 def make_llm(kind: str = "offline", *, record: str | os.PathLike[str] | None = None, **settings) -> LLM:
@@ -33,19 +93,10 @@ def make_llm(kind: str = "offline", *, record: str | os.PathLike[str] | None = N
     ------
     ValueError : an unknown kind or setting, or a value out of range (the message names it).
     """
-    if kind == "offline":
-        llm: LLM = OfflineLLM(**_known(OfflineLLM, "offline", settings))
-    elif kind == "openai":
-        values = _known(OpenAISettings, "openai", settings)
-        if "prices" in values:
-            values["prices"] = {model: _price(model, v) for model, v in dict(values["prices"]).items()}
-        if isinstance(values.get("budget"), Mapping):
-            values["budget"] = Budget(**_known(Budget, "openai budget", values["budget"]))
-        llm = OpenAILLM(OpenAISettings(**values))
-    elif kind == "replay":
-        llm = _replay(dict(settings))
-    else:
+    backend = BACKENDS.get(kind)
+    if backend is None:
         raise ValueError(f"unknown LLM kind {kind!r}: choose one of {', '.join(KINDS)}")
+    llm = backend.build(dict(settings))
     return RecordingLLM(llm, record) if record is not None else llm
 
 
@@ -68,7 +119,9 @@ def _price(model: str, value) -> Price:
     raise ValueError(f"openai LLM: price of {model!r} must be {shape}, not {value!r}")
 
 
-def _replay(settings: dict) -> ReplayLLM:
+def _replay(settings: dict) -> LLM:
+    from discover.llm.replay import ReplayLLM
+
     allowed = ("transcript", "strict", "fallback", "fallback_settings")
     unknown = sorted(set(settings) - set(allowed))
     if unknown:
@@ -80,3 +133,12 @@ def _replay(settings: dict) -> ReplayLLM:
         fallback = make_llm(fallback, **settings.get("fallback_settings", {}))
     strict = settings.get("strict", fallback is None)
     return ReplayLLM(settings["transcript"], strict=strict, fallback=fallback)
+
+
+BACKENDS: dict[str, Backend] = {b.kind: b for b in (
+    Backend("offline", "the built-in stand-in", _offline, _offline_settings),
+    Backend("openai", "any OpenAI-compatible endpoint", _openai, _openai_settings),
+    Backend("replay", "answers from a transcript", _replay, _replay_settings),
+)}
+"""Every backend, by kind: a new provider is one entry here (and its module)."""
+KINDS = tuple(BACKENDS)

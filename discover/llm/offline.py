@@ -55,7 +55,7 @@ class Prompt:
 
     entry: str
     params: tuple[str, str]
-    parents: tuple[rw.Program, ...]
+    parents: tuple[rw.DispatchRule, ...]
 
 
 def read_prompt(messages) -> Prompt:
@@ -166,7 +166,7 @@ def _rewrite(prompt: Prompt, rng: random.Random, temperature: float) -> rw.Rewri
     return out
 
 
-def _docstring(prog: rw.Program) -> str:
+def _docstring(prog: rw.DispatchRule) -> str:
     text = rw.describe(prog)
     return (text[:1].upper() + text[1:] + ".").replace('"""', "'''").replace("\\", "/")
 

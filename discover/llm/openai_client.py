@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 import openai
 
-from discover.llm.accounting import Budget, Ledger, Price, Spend, price_for
+from discover.llm.accounting import Budget, Price, Spend, SpendAccount, price_for
 from discover.llm.base import ChatRequest, ChatResult, LLMError
 
 _RETRY_STATUS = frozenset({408, 409, 429})
@@ -84,6 +84,8 @@ class _Failed:
 class OpenAILLM:
     """Chat completions from an OpenAI-compatible server, with retries, a concurrency cap and budgets."""
 
+    waits_on_network = True
+
     def __init__(self, settings: OpenAISettings | None = None) -> None:
         self.settings = s = settings or OpenAISettings()
         if s.api_key_env:
@@ -99,7 +101,7 @@ class OpenAILLM:
         self._slots = threading.BoundedSemaphore(s.max_concurrency)
         self._closed = threading.Event()
         self._jitter = random.Random()
-        self.ledger = Ledger(s.budget)
+        self.ledger = SpendAccount(s.budget)
 
     def spent(self) -> Spend:
         """Return what completed calls have spent."""

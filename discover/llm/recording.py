@@ -33,12 +33,7 @@ def request_record(request: ChatRequest) -> dict:
         "sample_hashes": [request.key(i) for i in range(request.n)],
         "model": request.model,
         "messages": [dict(m) for m in request.messages],
-        "params": {
-            "n": request.n,
-            "temperature": request.temperature,
-            "max_tokens": request.max_tokens,
-            "seed": request.seed,
-        },
+        "params": request.params(),
     }
 
 
@@ -104,6 +99,11 @@ class RecordingLLM:
         except OSError as e:
             msg = f"{self.path}: cannot open the transcript: {e.strerror or e}"
             raise TranscriptWriteError(msg) from None
+
+    @property
+    def waits_on_network(self) -> bool:
+        """The wrapped backend's (see ``LLM``)."""
+        return bool(getattr(self.inner, "waits_on_network", False))
 
     def complete(self, request: ChatRequest) -> ChatResult:
         """Call the wrapped backend and record the exchange, failures included."""

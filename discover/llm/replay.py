@@ -27,6 +27,8 @@ class TranscriptError(ValueError):
 class ReplayMiss(LLMError):
     """A request that the transcript does not hold; in a replayed run it marks a divergence."""
 
+    diverged = True
+
 
 @dataclass(frozen=True)
 class Totals:
@@ -46,9 +48,8 @@ class Totals:
 
 def record_request(record: dict) -> ChatRequest:
     """Rebuild the request a transcript record was made for."""
-    p = record["params"]
-    messages = tuple(dict(m) for m in record["messages"])
-    return ChatRequest(record["model"], messages, p["n"], p["temperature"], p["max_tokens"], p["seed"])
+    return ChatRequest.from_dict({**record["params"], "model": record["model"],
+                                  "messages": record["messages"]})
 
 
 def read_transcript(path: str | os.PathLike[str]) -> list[dict]:

@@ -1,6 +1,6 @@
 """The offline stand-in's rewrites: read any parent program into a small model, rewrite it, render it.
 
-A parent is read into a :class:`Program` in one of two forms:
+A parent is read into a :class:`DispatchRule` in one of two forms:
 
 * dispatch form: at time t, over the unscheduled jobs, start the job with the smallest key
   ``Σ c_i · term_i`` (terms over ``j, t, p, d, pbar``), then optional local-improvement passes
@@ -47,7 +47,7 @@ _OURS = frozenset({*_PASS_OF_FUNC, "_total_tardiness_of"})
 
 
 @dataclass(frozen=True)
-class Program:
+class DispatchRule:
     """A parent or child: the dispatch key (terms) or a foreign base program, then passes."""
 
     params: tuple[str, str]
@@ -60,7 +60,7 @@ class Program:
 class Rewrite:
     """A child program, the operator that made it, and the sentence announcing it."""
 
-    program: Program
+    program: DispatchRule
     operator: str
     intent: str
 
@@ -107,8 +107,8 @@ def function_params(fn: ast.FunctionDef) -> tuple[str, str]:
     return (names[0], names[1]) if len(names) >= 2 else ("p", "d")
 
 
-def read_program(tree: ast.Module, entry: str) -> Program | None:
-    """Read a parent module into a Program, or None if it has no function to start from."""
+def read_program(tree: ast.Module, entry: str) -> DispatchRule | None:
+    """Read a parent module into a DispatchRule, or None if it has no function to start from."""
     fn = entry_function(tree, entry)
     if fn is None:
         return None
@@ -123,13 +123,13 @@ def read_program(tree: ast.Module, entry: str) -> Program | None:
         keep = [s for s in tree.body if s is not fn and _unversioned(getattr(s, "name", "")) not in _OURS]
         rename = _Rename({c.func.id: BASE for c in calls if _unversioned(c.func.id) == BASE})
         base = ast.unparse(ast.Module([rename.visit(s) for s in keep], []))
-        return Program(params, base=base, passes=passes)
+        return DispatchRule(params, base=base, passes=passes)
     key = _find_key(fn, params)
     if key is not None:
-        return Program(params, terms=_summands(key), passes=passes)
+        return DispatchRule(params, terms=_summands(key), passes=passes)
     rename = _Rename({fn.name: BASE})
     keep = [rename.visit(s) for s in tree.body if not (isinstance(s, ast.FunctionDef) and is_stub(s))]
-    return Program(params, base=ast.unparse(ast.Module(keep, [])))
+    return DispatchRule(params, base=ast.unparse(ast.Module(keep, [])))
 
 
 def _unversioned(name: str) -> str:
@@ -238,8 +238,8 @@ def key_source(terms) -> str:
     return ast.unparse(expr) if expr is not None else "d[j]"
 
 
-def render(prog: Program, entry: str, doc: str, duplicates_bug: bool = False) -> str:
-    """Render a Program as a module defining ``entry``; ``duplicates_bug`` forgets to retire jobs."""
+def render(prog: DispatchRule, entry: str, doc: str, duplicates_bug: bool = False) -> str:
+    """Render a DispatchRule as a module defining ``entry``; ``duplicates_bug`` forgets to retire jobs."""
     P, D = prog.params
     helpers = [PASSES[name].source.strip("\n") for name in dict.fromkeys(prog.passes)]
     head = [f"def {entry}({P}, {D}):", f'    """{doc}"""']
@@ -278,7 +278,7 @@ def render(prog: Program, entry: str, doc: str, duplicates_bug: bool = False) ->
 # -- operators ---------------------------------------------------------------------------------
 
 
-def describe(prog: Program) -> str:
+def describe(prog: DispatchRule) -> str:
     """Describe a program in a few words."""
     if prog.terms is None:
         rule = "take the parent's order"
@@ -295,7 +295,7 @@ def describe(prog: Program) -> str:
     return rule
 
 
-def perturb(parent: Program, rng: random.Random, temperature: float) -> Rewrite | None:
+def perturb(parent: DispatchRule, rng: random.Random, temperature: float) -> Rewrite | None:
     """Retune numeric constants of a parent (coefficients, or any constant of a foreign program)."""
     sigma = 0.25 * min(max(temperature, 0.2), 2.0)
     if parent.terms is not None:
@@ -314,7 +314,7 @@ def perturb(parent: Program, rng: random.Random, temperature: float) -> Rewrite 
     return Rewrite(child, "perturb", f"Retune the constants of the parent ({shown}) to shift its balance.")
 
 
-def _reshape_terms(parent: Program, rng: random.Random) -> Rewrite:
+def _reshape_terms(parent: DispatchRule, rng: random.Random) -> Rewrite:
     terms = list(parent.terms)
     if len(terms) > 1 and (len(terms) >= _MAX_TERMS or rng.random() < 0.4):
         dropped = terms.pop(rng.randrange(len(terms)))
@@ -372,7 +372,7 @@ def fresh(params: tuple[str, str], rng: random.Random) -> Rewrite:
         sign = -1 if rng.random() < 0.15 else 1
         terms.append((sign * _round(rng.uniform(0.05, 0.8)), grammar_term(name, rng)))
     passes = [p for p, prob in _FRESH_PASSES if rng.random() < prob]
-    child = Program(params, terms=_merge(terms), passes=tuple(passes))
+    child = DispatchRule(params, terms=_merge(terms), passes=tuple(passes))
     return Rewrite(child, "fresh", f"Try a new rule: {describe(child)}.")
 
 
@@ -381,7 +381,7 @@ def _draw_term(rng: random.Random, exclude: set) -> str:
     return rng.choices(names, weights=[_GRAMMAR[n][2] for n in names])[0]
 
 
-def toggle_pass(parent: Program, rng: random.Random) -> Rewrite:
+def toggle_pass(parent: DispatchRule, rng: random.Random) -> Rewrite:
     """Add a local-improvement pass the parent lacks, or drop one it has."""
     missing = [p for p in PASSES if p not in parent.passes]
     if parent.passes and (not missing or rng.random() < 0.35):
@@ -396,7 +396,7 @@ def toggle_pass(parent: Program, rng: random.Random) -> Rewrite:
     return Rewrite(replace(parent, passes=tuple(passes)), "add_pass", intent)
 
 
-def crossover(a: Program, b: Program, rng: random.Random) -> Rewrite | None:
+def crossover(a: DispatchRule, b: DispatchRule, rng: random.Random) -> Rewrite | None:
     """Combine two parents: blend their priority keys, or one's ordering with the other's passes."""
     passes = tuple(dict.fromkeys(a.passes + b.passes))
     if a.terms is not None and b.terms is not None and (a.passes == b.passes or rng.random() < 0.5):

@@ -63,21 +63,22 @@ class Cascade:
 
 
 def stratified_subset(iset: InstanceSet, k: int) -> np.ndarray:
-    """Return ``k`` sorted instance indices taken round-robin over the (RDD, TF) classes."""
+    """Return ``k`` sorted instance indices taken round-robin over the (RDD, TF) classes, in set order.
+
+    The classes are taken in order of first appearance; instances with an unknown RDD or TF form one
+    class. ``k`` of 0 or below, or at least the set's size, means every instance.
+    """
     count = iset.count
-    if k >= count:
+    if k <= 0 or k >= count:
         return np.arange(count, dtype=np.int64)
-    groups: dict[tuple[str, str], list[int]] = {}
-    for i, (r, t) in enumerate(zip(iset.rdd.tolist(), iset.tf.tolist(), strict=True)):
-        groups.setdefault((repr(r), repr(t)), []).append(i)
-    lists = list(groups.values())
+    groups: dict[tuple[float, float] | None, list[int]] = {}
+    for i, key in enumerate(zip(iset.rdd.tolist(), iset.tf.tolist(), strict=True)):
+        groups.setdefault(None if any(map(math.isnan, key)) else key, []).append(i)
     picked: list[int] = []
     depth = 0
     while len(picked) < k:
-        for members in lists:
-            if depth < len(members):
+        for members in groups.values():
+            if depth < len(members) and len(picked) < k:
                 picked.append(members[depth])
-                if len(picked) == k:
-                    break
         depth += 1
     return np.array(sorted(picked), dtype=np.int64)

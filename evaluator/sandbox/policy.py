@@ -10,11 +10,11 @@ import ast
 from dataclasses import dataclass
 from types import CodeType
 
-ALLOWED_MODULES = frozenset({
-    "numpy", "math", "heapq", "itertools", "functools", "collections", "bisect", "operator", "random",
-    "evaluator.helpers", "numba",
-})
-"""Modules (with their submodules) a candidate may import."""
+ALLOWED_IMPORTS = ("numpy", "numba", "math", "heapq", "itertools", "functools", "collections", "bisect",
+                   "operator", "random", "evaluator.helpers")
+"""Modules (with their submodules) a candidate may import, in the order the system prompt lists them."""
+ALLOWED_MODULES = frozenset(ALLOWED_IMPORTS)
+"""The same modules as a set: what the checks read."""
 
 DENIED_MODULES = frozenset({
     "numpy.ctypeslib", "numpy.f2py", "numpy.distutils", "numpy.testing", "numpy.typing",

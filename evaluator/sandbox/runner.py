@@ -337,9 +337,9 @@ def run_shard(shard: Shard, progress: Any, refused: list[str]) -> dict[str, Any]
     if code_obj is None:
         return {"status": "error", "fail": int(shard.indices[0]), "error": err}
     base_builtins = _restricted_builtins() if shard.enforce_policy else vars(builtins)
-    program = Program(code_obj, shard.code.splitlines(), shard.entry, shard.seed, base_builtins,
-                      maybe_compiled="numba" in shard.code, page=progress, machine_code=shard.machine_code,
-                      export_machine=shard.export_machine)
+    program = LoadedCandidate(code_obj, shard.code.splitlines(), shard.entry, shard.seed, base_builtins,
+                              maybe_compiled="numba" in shard.code, page=progress,
+                              machine_code=shard.machine_code, export_machine=shard.export_machine)
     program.compile_error = shard.compile_failed
     sys.setrecursionlimit(RECURSION_LIMIT)
     refused.clear()
@@ -369,7 +369,7 @@ def _readonly(a: Any) -> np.ndarray:
     return out
 
 
-class Program:
+class LoadedCandidate:
     """The candidate's module as its instances see it, and how it ran (``mode``, compile time, failure).
 
     A plain candidate's module runs afresh for every instance, inside the instance's timing. A

@@ -51,7 +51,7 @@ class Sandbox:
         of the budget proportional to its Σn², plus 0.25 s grace, as the CPU time of its process,
         and 3 × that + 2 s of wall clock (for candidates that sleep or block). Code that mentions
         numba also gets the CPU time its process spends compiling, up to ``pool.COMPILE_CAP_S``
-        per process (see ``runner.Program``; ``EvalResult.compile_s`` reports it).
+        per process (see ``runner.LoadedCandidate``; ``EvalResult.compile_s`` reports it).
     memory_mb
         Address-space limit of each candidate's process, in MB; an allocation beyond it gives
         status "memory".
