@@ -52,7 +52,9 @@ from discover.config import CostConfig
 from discover.fitness import Fitness, stratified
 from discover.normalize import code_hash
 from discover.pipeline import AST_LOCK
-from evaluator.instances import InstanceFileError, InstanceSet, generate, load_set
+from evaluator import tasks
+from evaluator.instances import InstanceFileError, InstanceSet
+from evaluator.task import Task
 
 COST_SET_SEED = 20_251_201  # the generated instances of size cost.n: fixed, so every run times the same ones
 _seeds = itertools.count(1_000_003)  # a fresh seed per timing run, so the evaluation cache never answers
@@ -150,21 +152,21 @@ def over_budget(cost: Cost | None, cfg: CostConfig) -> str | None:
     return None
 
 
-def cost_set(cfg: CostConfig) -> InstanceSet:
-    """Return the generated instances of size ``cost.n`` every program is timed on."""
+def cost_set(cfg: CostConfig, task: Task | str | None = None) -> InstanceSet:
+    """Return the generated instances of the task, of size ``cost.n``, every program is timed on."""
     per_class = max(1, math.ceil(cfg.instances / 20))
-    iset = generate(cfg.n, per_class, COST_SET_SEED, name=f"cost_n{cfg.n}")
+    iset = tasks.get(task).generate(cfg.n, per_class, COST_SET_SEED, name=f"cost_n{cfg.n}")
     return stratified(iset, cfg.instances)
 
 
-def probe_sets(cfg: CostConfig) -> list[InstanceSet]:
+def probe_sets(cfg: CostConfig, task: Task | str | None = None) -> list[InstanceSet]:
     """Return the scale-probe sets that exist (cut to ``cost.probe_instances``), smallest n first."""
     out = []
     for path in cfg.probe_sets if cfg.probe else ():
         if not Path(path).is_file():
             continue
         try:
-            out.append(stratified(load_set(path), cfg.probe_instances))
+            out.append(stratified(tasks.get(task).load(path), cfg.probe_instances))
         except InstanceFileError:
             continue
     return sorted(out, key=lambda s: int(s.n))
@@ -189,7 +191,9 @@ class CostMeter:
     """
 
     def __init__(self, sandbox: Any, reference: str, cfg: CostConfig, train: InstanceSet, entry: str,
-                 timeout_s: float, recorded: dict[str, dict] | None = None, objective: str = "gap") -> None:
+                 timeout_s: float, recorded: dict[str, dict] | None = None, objective: str = "gap",
+                 task: Task | str | None = None) -> None:
+        self.task = tasks.get(task)
         self.sandbox = sandbox
         self.objective = objective
         self.reference = reference
@@ -197,8 +201,8 @@ class CostMeter:
         self.entry = entry
         self.timeout_s = timeout_s
         self.train_timed = stratified(train, cfg.train_instances)
-        self.at_n = cost_set(cfg)
-        self.probes = [(s, Fitness(s)) for s in probe_sets(cfg)]
+        self.at_n = cost_set(cfg, self.task)
+        self.probes = [(s, Fitness(s, self.task)) for s in probe_sets(cfg, self.task)]
         self.recorded = dict(recorded or {})
 
     def submit(self, code: str, iset: InstanceSet, seed: int, timeout_s: float | None = None,
@@ -206,7 +210,7 @@ class CostMeter:
         """Queue one run in the sandbox."""
         with AST_LOCK:
             return self.sandbox.submit(code, iset, entry=self.entry, timeout_s=timeout_s or self.timeout_s,
-                                       cascade=cascade, seed=seed)
+                                       cascade=cascade, seed=seed, task=self.task)
 
     def time(self, code: str, iset: InstanceSet, repeats: int | None = None) -> Timing:
         """Time ``code`` against the reference on ``iset`` in interleaved pairs (blocking)."""

@@ -57,11 +57,11 @@ def _view(p: Progress | None) -> Table:
         t.add_row("starting", "scoring the seed programs…")
         return t
     valid = 100 * p.valid / p.samples if p.samples else 0.0
-    vs = "—" if p.best_gap is None or p.mdd_gap is None else f"{p.best_gap - p.mdd_gap:+.3f} points"
+    vs = "—" if p.best_gap is None or p.baseline_gap is None else f"{p.best_gap - p.baseline_gap:+.3f} points"
     t.add_row("samples", f"{p.samples} / {p.samples_budget}")
     t.add_row("valid", f"{p.valid} ({valid:.1f} %)")
     t.add_row("best training gap", f"{_gap(p.best_gap)}  (program #{p.best_id})")
-    t.add_row("vs MDD", f"{vs}  (MDD {_gap(p.mdd_gap)})")
+    t.add_row(f"vs {p.baseline}", f"{vs}  ({p.baseline} {_gap(p.baseline_gap)})")
     t.add_row("best's cost", p.best_cost + (f"  ({p.over_budget} over budget)" if p.over_budget else ""))
     t.add_row("tokens / cost", f"{p.tokens:,} / ${p.cost:.4f}")
     t.add_row("evaluations/s", f"{p.evals_per_s:.1f}")
@@ -85,8 +85,8 @@ def _live(enabled: bool) -> Iterator[Callable[[Progress], None]]:
         if enabled and p.samples and now - last[0] >= 10:
             last[0] = now
             console.print(f"{p.samples}/{p.samples_budget} samples, {p.valid} valid, best {_gap(p.best_gap)}"
-                          f" (MDD {_gap(p.mdd_gap)}), {p.evals_per_s:.1f} evals/s", highlight=False,
-                          soft_wrap=True)
+                          f" ({p.baseline} {_gap(p.baseline_gap)}), {p.evals_per_s:.1f} evals/s",
+                          highlight=False, soft_wrap=True)
 
     yield line
 
@@ -123,6 +123,11 @@ def _execute(fn: Callable[[Callable[[Progress], None]], Any], live: bool, run_di
         raise UserError(str(e)) from None
 
 
+def _baseline_gap(champion: dict[str, Any]) -> float | None:
+    """Return a champion record's baseline validation gap (records from before tasks: ``mdd_valid_gap``)."""
+    return champion.get("baseline_valid_gap", champion.get("mdd_valid_gap"))
+
+
 def print_summary(rep: Any) -> None:
     """Print the end-of-run summary: budgets, validity, best, champion vs MDD."""
     total = rep.samples
@@ -143,7 +148,7 @@ def print_summary(rep: Any) -> None:
         console.print("  no valid program came back from the LLM: nothing better than the seeds was found",
                       highlight=False, soft_wrap=True)
     console.print(f"  best training gap: {_gap(rep.best_gap)} (program #{rep.best_id});"
-                  f" MDD {_gap(rep.mdd_gap)}", highlight=False, soft_wrap=True)
+                  f" {rep.baseline} {_gap(rep.baseline_gap)}", highlight=False, soft_wrap=True)
     unknown = (f" + the unknown usage of {rep.usage_unknown} failed attempt(s) the server did not report"
                if rep.usage_unknown else "")
     console.print(f"  tokens {rep.tokens:,}, cost ${rep.cost:.4f} (as billed, failed attempts included"
@@ -159,7 +164,7 @@ def print_summary(rep: Any) -> None:
                       " nothing promoted", highlight=False, soft_wrap=True)
     else:
         console.print(f"champion: {ch['name']} (program #{ch['program_id']}): validation gap"
-                      f" {_gap(ch['valid_gap'])} vs MDD {_gap(ch['mdd_valid_gap'])}"
+                      f" {_gap(ch['valid_gap'])} vs {rep.baseline} {_gap(_baseline_gap(ch))}"
                       f" (training {_gap(ch['train_gap'])})", highlight=False, soft_wrap=True)
         dec = ch.get("decision")
         if dec:

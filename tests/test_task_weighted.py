@@ -1,0 +1,81 @@
+"""The weighted tardiness task: its files, its references as plain Python against the numba rules,
+scoring through the sandbox, and the offline model's weighted grammar."""
+
+from __future__ import annotations
+
+import ast
+import random
+
+import numpy as np
+import pytest
+
+from discover.llm import rewrites as rw
+from discover.llm.offline import read_prompt
+from discover.prompts import Parent, load_templates, seed_programs
+from evaluator import tasks
+from evaluator.sandbox import Sandbox
+from evaluator.weighted.kernels import weighted_of_set
+from evaluator.weighted.reference import weighted_tardiness_py
+
+from .conftest import REPO, shared_path
+
+WT = tasks.get("weighted_tardiness")
+RULE_OF = {"wspt": "WSPT", "edd": "EDD", "wmdd": "WMDD", "aug_wmdd": "Aug-WMDD", "atc": "ATC",
+           "covert": "COVERT"}
+
+
+@pytest.fixture(scope="module")
+def small():
+    return WT.generate(15, 2, seed=7)  # 50 instances over the 25 (RDD, TF) classes
+
+
+def test_weighted_files_are_recognised_by_their_fields():
+    assert tasks.task_of_file(REPO / "archive" / "baselines" / "wt_valid_n20.json") is WT
+    assert tasks.task_of_file(REPO / "archive" / "baselines" / "valid_n25.json").name == "total_tardiness"
+    assert tasks.task_of_file(shared_path("orlib_wt40")) is WT
+
+
+def test_each_reference_program_orders_as_its_numba_rule(small):
+    for name, rule in RULE_OF.items():
+        code = (WT.references / f"{name}.py").read_text()
+        ns: dict = {}
+        exec(compile(code, name, "exec"), ns)
+        orders = np.concatenate([np.asarray(ns["schedule"](*WT.instance(small, i)), dtype=np.int64)
+                                 for i in range(small.count)])
+        assert np.array_equal(WT.values(small, orders), WT.values(small, WT.rules()[rule](small))), name
+
+
+def test_values_are_the_weighted_objective_and_the_exact_solver_is_a_lower_bound(small):
+    rng = np.random.default_rng(1)
+    orders = np.concatenate([rng.permutation(int(n)) for n in small.sizes])
+    values = WT.values(small, orders)
+    assert np.array_equal(values, weighted_of_set(small, orders))
+    p, w, d = WT.instance(small, 3)
+    assert values[3] == weighted_tardiness_py(p, w, d, orders[45:60].tolist())
+    assert WT.exact(p, w, d) <= values[3] and WT.exact(*WT.instance(WT.generate(30, 1, 1), 0)) is None
+
+
+def test_the_sandbox_runs_weighted_code_and_the_task_scores_it(small):
+    seeds = seed_programs(task=WT)
+    assert set(seeds) == {"edd", "wspt", "wmdd"}
+    with Sandbox(workers=1, timeout_s=30) as sb:
+        r = sb.evaluate(seeds["wmdd"], small, task=WT)
+        tt = sb.evaluate("def schedule(p, d):\n    return list(range(len(p)))\n", small, task=WT)
+    assert r.ok and np.array_equal(r.values, WT.values(small, WT.rules()["WMDD"](small)))
+    assert tt.status == "error" and "three positional arguments (p, w, d)" in tt.error
+
+
+def test_the_prompts_state_the_weighted_contract_and_the_offline_model_answers_in_it():
+    t = load_templates()
+    parents = [rw.read_program(ast.parse(c), "schedule") for c in seed_programs(task=WT).values()]
+    assert all(p is not None and p.params == ("p", "w", "d") and p.terms for p in parents)
+    msgs = t.messages("m1", [Parent(1, seed_programs(task=WT)["wmdd"], 12.5)], task=WT)
+    assert "1||Σw_jT_j" in msgs[0]["content"] and "def schedule(p, w, d)" in msgs[0]["content"]
+    assert "def schedule(p, d)" not in msgs[0]["content"] + msgs[1]["content"]
+    prompt = read_prompt(msgs)
+    assert prompt.params == ("p", "w", "d")
+    rng = random.Random(3)
+    terms = {rw.term_name(term) for _ in range(60) for _, term in rw.fresh(prompt.params, rng).program.terms}
+    assert terms & {"wspt", "wmdd", "wslack", "watc"}
+    assert not {rw.term_name(term) for _ in range(60)
+                for _, term in rw.fresh(("p", "d"), rng).program.terms} & {"wspt", "wmdd", "wslack", "watc"}
