@@ -367,8 +367,15 @@ def _champion(cfg: Config, store: RunStore, sandbox: Any, train: Any, valid: Any
                         references=refs, out_dir=root / CHAMPION_DIR, alpha=ch.alpha,
                         promote=ch.promote, meta=meta, cost=cfg.cost, front=cfg.search.objective == "pareto",
                         task=task)
+    tests = None
+    if task.name != tasks.DEFAULT:  # the ΣT_j archive scores its test sets in its index instead
+        from discover.archive.task_tests import test_scores
+
+        tests = test_scores(store.program(rep.program_id).code, sandbox, task, ev.entry)
     with store.transaction():
         store.set_state("champion", rep.to_dict())
+        if tests is not None:
+            store.set_state("test_scores", tests)
         store.add_event("champion", program=rep.program_id, valid_gap=rep.valid_gap,
                         promoted=bool(rep.decision and rep.decision.promoted))
         store.set_state("status", "finished")

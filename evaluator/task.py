@@ -49,6 +49,8 @@ class Task:
         ``$entry``, ``$imports`` and ``$helpers``; ``scoring`` is the sentence on how it is scored.
     train_set, valid_set, probe_sets, test_sets, test_ns
         The stored sets (test sets may lie outside the archive; a missing file is skipped).
+    class_references
+        The reference rules the report sets beside the champion, class by class.
     """
 
     name: ClassVar[str]
@@ -68,6 +70,7 @@ class Task:
     probe_sets: ClassVar[tuple[Path, ...]] = ()
     test_sets: ClassVar[tuple[Path, ...]] = ()
     test_ns: ClassVar[tuple[int, ...]] = ()
+    class_references: ClassVar[tuple[str, ...]] = ()
 
     # --- instances -------------------------------------------------------------------------------
     def load(self, path: str | os.PathLike[str]) -> Any:
@@ -107,6 +110,12 @@ class Task:
     def gaps(self, values: np.ndarray, opt: np.ndarray) -> np.ndarray:
         """Return the gap % per instance: 100·(H − opt)/opt, NaN where opt is unknown or zero."""
         return gaps_pct(values, opt)
+
+    def proven(self, iset: Any) -> np.ndarray:
+        """Return per instance whether its ``opt`` is proven optimal (else it is the best known value)."""
+        from evaluator.stored import proven_mask
+
+        return proven_mask(iset)
 
     # --- programs --------------------------------------------------------------------------------
     def rules(self) -> dict[str, Callable[[Any], np.ndarray]]:

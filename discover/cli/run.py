@@ -225,12 +225,16 @@ def register(app: typer.Typer) -> None:
         executor: str = typer.Option(None, "--executor", help=EXECUTOR_HELP,
                                      show_default=D.evaluation.executor),
         ray_address: str = typer.Option(None, "--ray-address", help=ADDRESS_HELP),
+        task: str = typer.Option(None, "--task", help="The problem (task): total_tardiness or"
+                                 " weighted_tardiness; its stored sets, seeds and cost reference are the"
+                                 " defaults.", show_default=D.task),
     ) -> None:
         """Run the search: seeds, islands, LLM samples, scoring, then the champion step."""
         from discover.runner import default_run_dir, start_run
 
-        over = _overrides(sets, **{"llm.kind": llm, "llm.model": model, "llm.base_url": base_url,
-                                   "stopping.samples": samples, "seed": seed, "run_dir": run_dir,
+        over = _overrides(sets, **{"task": task, "llm.kind": llm, "llm.model": model,
+                                   "llm.base_url": base_url, "stopping.samples": samples, "seed": seed,
+                                   "run_dir": run_dir,
                                    "prompts": str(prompts) if prompts else None,
                                    "champion.dir": str(archive) if archive else None,
                                    "evaluation.executor": executor, "evaluation.ray_address": ray_address})

@@ -100,3 +100,47 @@ def _pass_insertion(order, p, d):
     return order
 '''),
 }
+
+WEIGHTED_PASSES = {  # the same passes on the weighted objective, for a weighted task's (p, w, d) programs
+    "interchange_w": Pass("_pass_adjacent_interchange_w", "weighted adjacent pairwise interchanges", '''
+def _pass_adjacent_interchange_w(order, p, w, d):
+    """Swap adjacent jobs while that lowers total weighted tardiness."""
+    improved = True
+    while improved:
+        improved = False
+        t = 0
+        for i in range(len(order) - 1):
+            a, b = order[i], order[i + 1]
+            ab = w[a] * max(0, t + p[a] - d[a]) + w[b] * max(0, t + p[a] + p[b] - d[b])
+            ba = w[b] * max(0, t + p[b] - d[b]) + w[a] * max(0, t + p[b] + p[a] - d[a])
+            if ba < ab:
+                order[i], order[i + 1] = b, a
+                improved = True
+            t += p[order[i]]
+    return order
+'''),
+    "move_to_end_w": Pass("_pass_move_to_end_w", "weighted move-to-end moves", '''
+def _weighted_tardiness_of(order, p, w, d):
+    t = total = 0
+    for j in order:
+        t += p[j]
+        if t > d[j]:
+            total += w[j] * (t - d[j])
+    return total
+
+
+def _pass_move_to_end_w(order, p, w, d):
+    """Move a job to the end of the sequence whenever that lowers total weighted tardiness."""
+    best = _weighted_tardiness_of(order, p, w, d)
+    i = steps = 0
+    while i < len(order) - 1 and steps < 2 * len(order):
+        steps += 1
+        trial = order[:i] + order[i + 1:] + [order[i]]
+        value = _weighted_tardiness_of(trial, p, w, d)
+        if value < best:
+            order, best = trial, value
+        else:
+            i += 1
+    return order
+'''),
+}

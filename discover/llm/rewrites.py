@@ -3,11 +3,12 @@
 A parent is read into a :class:`Program` in one of two forms:
 
 * dispatch form: at time t, over the unscheduled jobs, start the job with the smallest key
-  ``Σ c_i · term_i`` (terms over ``j, t, p, d, pbar``, and ``w`` for a weighted task: its
-  parameters are ``p, w, d``, and the grammar gains the weight terms), then optional local-improvement passes
-  (:mod:`discover.llm.passes`). A parent is read this way when its entry assigns ``key = <expr>``
-  in a loop, or, in a short function, sorts or takes ``min`` with ``key=lambda j: <expr>`` or calls
-  ``np.argsort(d)``, with ``<expr>`` over those names only: the EDD, SPT and MDD seeds are;
+  ``Σ c_i · term_i`` (terms over ``j, t, p, d, pbar``; for a weighted task, whose parameters are
+  ``p, w, d``, also ``w``: the grammar gains weight terms and the passes work on the weighted
+  objective), then optional local-improvement passes (:mod:`discover.llm.passes`). A parent is
+  read this way when its entry assigns ``key = <expr>`` in a loop, or, in a short function, sorts
+  or takes ``min`` with ``key=lambda j: <expr>`` or calls ``np.argsort(d)``, with ``<expr>`` over
+  those names only: the EDD, SPT and MDD seeds are;
 * foreign form: any other program; its entry is kept verbatim as ``_base_order`` and passes are
   applied to its result.
 
@@ -25,7 +26,7 @@ import re
 from dataclasses import dataclass, replace
 
 from discover.extract import is_stub
-from discover.llm.passes import PASSES
+from discover.llm.passes import PASSES, WEIGHTED_PASSES
 
 # name -> (expression over j, t, p, d, pbar; K is the ATC look-ahead constant), description, weight
 _GRAMMAR = {
@@ -46,11 +47,13 @@ _WEIGHTED = frozenset({"wspt", "wmdd", "wslack", "watc"})
 _KEY_NAMES = frozenset({"j", "t", "p", "d", "pbar", "n", "math", "max", "min", "abs", "float"})
 _MAX_TERMS = 4
 _FRESH_PASSES = (("move_to_end", 0.1), ("insertion", 0.25), ("interchange", 0.25))
+_FRESH_PASSES_W = (("move_to_end_w", 0.2), ("interchange_w", 0.3))
+_ALL_PASSES = {**PASSES, **WEIGHTED_PASSES}
 _KEY_CALLS = ("min", "sorted", "np.argsort", "numpy.argsort")
 BASE = "_base_order"
 
-_PASS_OF_FUNC = {ps.function: name for name, ps in PASSES.items()}
-_OURS = frozenset({*_PASS_OF_FUNC, "_total_tardiness_of"})
+_PASS_OF_FUNC = {ps.function: name for name, ps in _ALL_PASSES.items()}
+_OURS = frozenset({*_PASS_OF_FUNC, "_total_tardiness_of", "_weighted_tardiness_of"})
 
 
 @dataclass(frozen=True)
@@ -260,7 +263,7 @@ def render(prog: Program, entry: str, doc: str, duplicates_bug: bool = False) ->
     args = ", ".join(prog.params)
     inner = "p, w, d" if weighted(prog.params) else "p, d"
     ints = ", ".join(f"[int(x) for x in {a}]" for a in prog.params)
-    helpers = [PASSES[name].source.strip("\n") for name in dict.fromkeys(prog.passes)]
+    helpers = [_ALL_PASSES[name].source.strip("\n") for name in dict.fromkeys(prog.passes)]
     head = [f"def {entry}({args}):", f'    """{doc}"""']
     if prog.terms is not None:
         key = key_source(prog.terms)
@@ -289,7 +292,7 @@ def render(prog: Program, entry: str, doc: str, duplicates_bug: bool = False) ->
             f"    {inner} = {ints}"
         )
         top = [prog.base.strip("\n")]
-    calls = [f"    order = {PASSES[name].function}(order, p, d)" for name in prog.passes]
+    calls = [f"    order = {_ALL_PASSES[name].function}(order, {inner})" for name in prog.passes]
     entry_src = "\n".join([*head, body, *calls, "    return order"])
     return "\n\n\n".join([*top, *helpers, entry_src]) + "\n"
 
@@ -310,7 +313,7 @@ def describe(prog: Program) -> str:
             key += sign + (text if abs(c) == 1 else f"{abs(c):g}·{text}")
         rule = f"dispatch the job with the smallest {key}"
     if prog.passes:
-        rule += ", then apply " + " and ".join(PASSES[p].phrase for p in prog.passes)
+        rule += ", then apply " + " and ".join(_ALL_PASSES[p].phrase for p in prog.passes)
     return rule
 
 
@@ -381,8 +384,8 @@ def _tunable(tree: ast.AST):
 
 
 def fresh(params: tuple[str, ...], rng: random.Random) -> Rewrite:
-    """Draw a new dispatch rule from the term grammar, sometimes with improvement passes (which compute
-    the unweighted ΣT: a weighted task's rules get none)."""
+    """Draw a new dispatch rule from the term grammar, sometimes with improvement passes (a weighted
+    task's: the weight terms too, and the passes on the weighted objective)."""
     count = rng.choices((1, 2, 3), weights=(3, 5, 2))[0]
     names: list[str] = []
     while len(names) < count:
@@ -391,7 +394,8 @@ def fresh(params: tuple[str, ...], rng: random.Random) -> Rewrite:
     for name in names[1:]:
         sign = -1 if rng.random() < 0.15 else 1
         terms.append((sign * _round(rng.uniform(0.05, 0.8)), grammar_term(name, rng)))
-    passes = [p for p, prob in _FRESH_PASSES if rng.random() < prob and not weighted(params)]
+    pool = _FRESH_PASSES_W if weighted(params) else _FRESH_PASSES
+    passes = [p for p, prob in pool if rng.random() < prob]
     child = Program(params, terms=_merge(terms), passes=tuple(passes))
     return Rewrite(child, "fresh", f"Try a new rule: {describe(child)}.")
 
@@ -402,25 +406,19 @@ def _draw_term(rng: random.Random, exclude: set, weights: bool = False) -> str:
     return rng.choices(names, weights=[_GRAMMAR[n][2] for n in names])[0]
 
 
-def toggle_pass(parent: Program, rng: random.Random) -> Rewrite | None:
-    """Add a local-improvement pass the parent lacks, or drop one it has (None for a weighted task's
-    program without passes: the passes compute the unweighted ΣT)."""
-    if weighted(parent.params) and not parent.passes:
-        return None
-    missing = [p for p in PASSES if p not in parent.passes]
+def toggle_pass(parent: Program, rng: random.Random) -> Rewrite:
+    """Add a local-improvement pass the parent lacks (a weighted task's program: a weighted one), or
+    drop one it has."""
+    missing = [p for p in (WEIGHTED_PASSES if weighted(parent.params) else PASSES) if p not in parent.passes]
     if parent.passes and (not missing or rng.random() < 0.35):
         gone = rng.choice(parent.passes)
         child = replace(parent, passes=tuple(p for p in parent.passes if p != gone))
-        intent = f"Drop the {PASSES[gone].phrase} to see whether the rest does as well without them."
+        intent = f"Drop the {_ALL_PASSES[gone].phrase} to see whether the rest does as well without them."
         return Rewrite(child, "drop_pass", intent)
-    if weighted(parent.params):
-        missing = []
-    if not missing:
-        return None
     new = rng.choice(missing)
     passes = list(parent.passes)
     passes.insert(rng.randrange(len(passes) + 1), new)
-    intent = f"Keep the parent's sequence and polish it with {PASSES[new].phrase} to fix local mistakes."
+    intent = f"Keep the parent's sequence and polish it with {_ALL_PASSES[new].phrase} to fix local mistakes."
     return Rewrite(replace(parent, passes=tuple(passes)), "add_pass", intent)
 
 

@@ -137,7 +137,7 @@ def load_weighted(path: str | os.PathLike[str]) -> WeightedSet:
         for k, x in enumerate(w):
             if not _int(x) or x <= 0:
                 raise InstanceFileError(where + f"weight w[{k}] = {x!r} must be a positive integer")
-        pr = ex.get("proven", base.opt[i] >= 0)
+        pr = ex.get("proven", bool(base.opt[i] >= 0))
         if not isinstance(pr, bool):
             raise InstanceFileError(where + f"field proven = {pr!r} must be true or false")
         if pr and base.opt[i] < 0:

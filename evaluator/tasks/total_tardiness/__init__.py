@@ -48,6 +48,7 @@ class TotalTardiness(Task):
     probe_sets = tuple(BASELINES_DIR / f"probe_n{n}.json" for n in (100, 500))
     test_ns = (20, 100, 200, 500)
     test_sets = tuple(BASELINES_DIR / f"test_n{n}.json" for n in test_ns)
+    class_references = ("MDD", "MDDC")
 
     def load(self, path: Any) -> Any:
         from evaluator.instances import load_set

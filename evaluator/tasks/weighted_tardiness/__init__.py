@@ -55,6 +55,7 @@ class WeightedTardiness(Task):
     valid_set = BASELINES_DIR / "wt_valid_n20.json"
     test_ns = (40, 50, 100)
     test_sets = tuple(SHARED_DIR / f"orlib_wt{n}.json" for n in test_ns)
+    class_references = ("WMDD", "Aug-WMDD")
 
     def load(self, path: Any) -> Any:
         from evaluator.weighted.instances import load_weighted
@@ -70,6 +71,9 @@ class WeightedTardiness(Task):
         from evaluator.weighted.instances import generate_weighted
 
         return generate_weighted(n, per_class, seed, name=name)
+
+    def proven(self, iset: Any) -> np.ndarray:
+        return iset.proven & iset.has_opt
 
     def values_at(self, iset: Any, idx: np.ndarray, orders: np.ndarray) -> np.ndarray:
         return weighted_at(iset.p, iset.w, iset.d, iset.offsets, idx, orders)
