@@ -79,3 +79,43 @@ def test_the_prompts_state_the_weighted_contract_and_the_offline_model_answers_i
     assert terms & {"wspt", "wmdd", "wslack", "watc"}
     assert not {rw.term_name(term) for _ in range(60)
                 for _, term in rw.fresh(("p", "d"), rng).program.terms} & {"wspt", "wmdd", "wslack", "watc"}
+
+
+def _solved(n: int, per_class: int, seed: int, name: str):
+    from evaluator.weighted.instances import weighted_from_arrays
+
+    raw = WT.generate(n, per_class, seed)
+    opt = [WT.exact(*WT.instance(raw, i)) for i in range(raw.count)]
+    return weighted_from_arrays([WT.instance(raw, i) for i in range(raw.count)], name=name, opt=opt,
+                                rdd=raw.rdd, tf=raw.tf)
+
+
+@pytest.mark.slow
+def test_a_weighted_run_goes_end_to_end_offline_and_replays_bit_for_bit(tmp_path):
+    from discover.config import load_config
+    from discover.runner import replay_run, start_run
+    from discover.store import RunStore
+    from evaluator.instances import save_set
+
+    save_set(_solved(8, 1, 21, "wt_train8"), tmp_path / "train.json")
+    save_set(_solved(8, 1, 22, "wt_valid8"), tmp_path / "valid.json")
+    cfg = load_config(overrides={
+        "task": "weighted_tardiness", "seed": 2, "run_dir": str(tmp_path / "run"), "search.islands": 2,
+        "stopping.samples": 32, "llm.concurrency": 4, "evaluation.workers": 1,
+        "evaluation.train_set": str(tmp_path / "train.json"),
+        "evaluation.valid_set": str(tmp_path / "valid.json"), "cost.instances": 1,
+        "cost.train_instances": 2, "cost.repeats": 1, "champion.dir": str(tmp_path / "a")})
+    rep = start_run(cfg)
+    assert rep.valid > 0 and rep.baseline == "WMDD" and rep.best_gap <= rep.baseline_gap
+    with RunStore.open(rep.run_dir) as s:
+        assert s.task == "weighted_tardiness"
+        tests = s.get_state("test_scores")
+        codes = [r.code for r in s.programs("status = 'ok' AND operator != 'seed'")]
+    assert all("def schedule(p, w, d)" in c for c in codes)
+    assert rep.champion["baseline"] == "wmdd" and rep.champion["reference"] in {
+        "aug_wmdd", "wmdd", "atc", "covert", "wspt", "edd"}  # compared with the weighted references only
+    present = [p.stem for p in WT.test_sets if p.is_file()]
+    assert tests["sets"] == present and set(tests["references"]) == set(WT.rules())
+    assert present == [] or tests["champion"][present[0]]["instances"] == 125
+    again = replay_run(rep.run_dir, tmp_path / "replay")
+    assert again.divergence is None

@@ -28,16 +28,19 @@ def toy(tmp_path):
 
 def test_the_toy_task_scores_completion_times_and_knows_its_optimum(toy):
     iset = toy.load(toy.train_set)
-    p, d = toy.instance(iset, 0)
-    brute = min(completion_time(p, np.array(o)) for o in itertools.permutations(range(len(p))))
-    assert toy.exact(p, d) == brute == iset.opt[0]
+    assert iset.opt[0] == toy.exact(*toy.instance(iset, 0))
+    small = toy.generate(6, 1, seed=5)
+    for i in range(small.count):
+        p, d = toy.instance(small, i)
+        brute = min(completion_time(p, np.array(o)) for o in itertools.permutations(range(len(p))))
+        assert toy.exact(p, d) == brute == small.opt[i]
     assert tasks.get("total_completion") is toy and tasks.task_of({"task": "total_completion"}) is toy
 
 
 def test_a_short_offline_search_runs_on_the_toy_task(toy, tmp_path):
     cfg = load_config(overrides={
         "task": "total_completion", "seed": 3, "run_dir": str(tmp_path / "run"), "search.islands": 2,
-        "search.objective": "gap", "stopping.samples": 48, "llm.concurrency": 4, "evaluation.workers": 1,
+        "search.objective": "gap", "stopping.samples": 24, "llm.concurrency": 4, "evaluation.workers": 1,
         "cost.instances": 1, "cost.train_instances": 1, "cost.repeats": 1, "cost.n": 10,
         "champion.dir": str(tmp_path / "archive")})
     assert cfg.evaluation.train_set == str(toy.train_set) and cfg.search.seeds == ["edd", "lpt"]
