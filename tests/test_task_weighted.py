@@ -119,3 +119,22 @@ def test_a_weighted_run_goes_end_to_end_offline_and_replays_bit_for_bit(tmp_path
     assert present == [] or tests["champion"][present[0]]["instances"] == 125
     again = replay_run(rep.run_dir, tmp_path / "replay")
     assert again.divergence is None
+
+
+def test_the_weighted_passes_never_make_an_order_worse_and_keep_it_a_permutation(small):
+    from discover.llm.passes import WEIGHTED_PASSES
+
+    rng = np.random.default_rng(4)
+    for name, ps in WEIGHTED_PASSES.items():
+        ns: dict = {}
+        exec(ps.source, ns)
+        for i in range(0, small.count, 5):
+            p, w, d = (c.tolist() for c in WT.instance(small, i))
+            order = rng.permutation(len(p)).tolist()
+            out = ns[ps.function](list(order), p, w, d)
+            assert sorted(out) == list(range(len(p))), name
+            assert weighted_tardiness_py(p, w, d, out) <= weighted_tardiness_py(p, w, d, order), name
+    ns = {}
+    exec(WEIGHTED_PASSES["insertion_w"].source, ns)
+    p, w, d = [3, 1, 2], [1, 5, 1], [3, 1, 6]  # job 1 (heavy, due at 1) belongs first
+    assert ns["_pass_insertion_w"]([0, 1, 2], p, w, d) == [1, 0, 2]

@@ -119,6 +119,46 @@ def _pass_adjacent_interchange_w(order, p, w, d):
             t += p[order[i]]
     return order
 '''),
+    "insertion_w": Pass("_pass_insertion_w", "best single-job insertions on the weighted objective", '''
+def _pass_insertion_w(order, p, w, d):
+    """Move single jobs to the position that lowers total weighted tardiness most, until no move helps."""
+    n = len(order)
+    start = [0] * (n + 1)
+    moved, sweeps = True, 0
+    while moved and sweeps < 3:
+        moved, sweeps, stale = False, sweeps + 1, True
+        for k in range(n):
+            if stale:
+                for i in range(n):
+                    start[i + 1] = start[i] + p[order[i]]
+                stale = False
+            job = order[k]
+            pk, dk, wk = p[job], d[job], w[job]
+            here = wk * max(0, start[k + 1] - dk)
+            best, target, shift = 0, k, 0
+            for i in range(k - 1, -1, -1):  # earlier: the jobs at i..k-1 finish pk later
+                c, dj = start[i + 1], d[order[i]]
+                if c + pk > dj:
+                    shift += w[order[i]] * (pk if c >= dj else c + pk - dj)
+                if shift - here >= best:
+                    break  # the shift only grows from here on
+                late = start[i] + pk - dk
+                gain = shift + (wk * late if late > 0 else 0) - here
+                if gain < best:
+                    best, target = gain, i
+            shift = 0
+            for i in range(k + 1, n):  # later: the jobs at k+1..i finish pk earlier
+                c, dj = start[i + 1], d[order[i]]
+                if c > dj:
+                    shift -= w[order[i]] * (pk if c - pk >= dj else c - dj)
+                gain = shift + (wk * (c - dk) if c > dk else 0) - here
+                if gain < best:
+                    best, target = gain, i
+            if target != k:
+                order.insert(target, order.pop(k))
+                moved = stale = True
+    return order
+'''),
     "move_to_end_w": Pass("_pass_move_to_end_w", "weighted move-to-end moves", '''
 def _weighted_tardiness_of(order, p, w, d):
     t = total = 0
