@@ -24,8 +24,9 @@ from discover.paths import user_archive_dir
 from discover.pipeline import AST_LOCK
 from discover.population import front_ranks
 from discover.store import RunStore
-from evaluator import EVALUATOR_VERSION
+from evaluator import EVALUATOR_VERSION, tasks
 from evaluator.instances import InstanceSet, write_atomic
+from evaluator.task import Task
 
 
 def run_label(run_dir: str | Path) -> str:
@@ -113,18 +114,20 @@ class ChampionReport:
     name: str
     train_gap: float
     valid_gap: float | None
-    mdd_valid_gap: float | None
+    baseline_valid_gap: float | None  # the task's baseline reference (MDD for ΣT_j) on validation
     reference: str
     reference_gap: float | None
     decision: Decision | None
     finalists: tuple[tuple[int, float, float | None], ...]  # (program, training gap, validation gap)
     cost: dict[str, Any] | None = None  # the champion's measured cost (discover.cost.Cost.to_dict())
     budget: str = ""  # the budget promotion required, in words
+    baseline: str = "mdd"  # the task's baseline reference
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-ready dict (stored as the run's ``champion`` state)."""
-        d = {k: getattr(self, k) for k in ("program_id", "name", "train_gap", "valid_gap", "mdd_valid_gap",
-                                           "reference", "reference_gap")}
+        d = {k: getattr(self, k) for k in ("program_id", "name", "train_gap", "valid_gap", "baseline",
+                                           "baseline_valid_gap", "reference", "reference_gap")}
+        d[f"{self.baseline}_valid_gap"] = self.baseline_valid_gap  # ΣT_j records have said mdd_valid_gap
         d["finalists"] = [list(f) for f in self.finalists]
         d["budget"] = self.budget  # the measured cost stays with the program (run.sqlite's cost columns)
         if self.decision is not None:
@@ -186,11 +189,12 @@ def _best_rows(store: RunStore, limit: int) -> list[Any]:
 
 
 def validate(sandbox: Any, programs: dict[str, str], valid: InstanceSet, entry: str,
-             timeout_s: float) -> dict[str, tuple[Score, np.ndarray | None]]:
+             timeout_s: float, task: Task | str | None = None) -> dict[str, tuple[Score, np.ndarray | None]]:
     """Score programs on the validation set in parallel; return name → (score, per-instance gaps)."""
-    fit = Fitness(valid)
+    fit = Fitness(valid, task)
     with AST_LOCK:  # the policy check parses; see AST_LOCK
-        futs = {name: sandbox.submit(code, valid, entry=entry, timeout_s=timeout_s, cascade=None, seed=0)
+        futs = {name: sandbox.submit(code, valid, entry=entry, timeout_s=timeout_s, cascade=None, seed=0,
+                                     task=fit.task)
                 for name, code in programs.items()}
     out = {}
     for name, fut in futs.items():
@@ -206,20 +210,21 @@ def validate(sandbox: Any, programs: dict[str, str], valid: InstanceSet, entry: 
 def champion_step(store: RunStore, sandbox: Any, valid: InstanceSet, *, top_k: int, entry: str,
                   timeout_s: float, references: dict[str, str], out_dir: Path, alpha: float,
                   promote: bool, meta: Mapping[str, Any], cost: CostConfig | None = None,
-                  front: bool = False) -> ChampionReport:
+                  front: bool = False, task: Task | str | None = None) -> ChampionReport:
     """Re-score the best ``top_k`` programs and the references on the validation set; maybe promote.
 
     The champion is the finalist with the lowest validation gap; it is compared with the best of
     ``references`` (the archive: reference heuristics and earlier champions) and written to
     ``out_dir`` when ``promote``, the paired test says it is significantly better, and (with
     ``cost``) its recorded cost is within the budget. ``front``: finalists come from the (gap, cost)
-    front only.
+    front only. The task's baseline (MDD for ΣT_j) is reported beside it when it is a reference.
     """
+    task = tasks.get(task)
     rows = finalists(store, top_k, front)
     if not rows:
         raise ValueError("the run holds no valid program to promote")
     progs = {f"#{r.id}": r.code for r in rows} | {f"ref:{n}": c for n, c in references.items()}
-    scores = validate(sandbox, progs, valid, entry, timeout_s)
+    scores = validate(sandbox, progs, valid, entry, timeout_s, task)
     table = tuple((r.id, r.gap, scores[f"#{r.id}"][0].gap) for r in rows)
     ranked = sorted((r for r in rows if scores[f"#{r.id}"][0].ok),
                     key=lambda r: (scores[f"#{r.id}"][0].gap, r.gap, r.id))
@@ -227,7 +232,7 @@ def champion_step(store: RunStore, sandbox: Any, valid: InstanceSet, *, top_k: i
     name = f"{Path(str(meta.get('origin_run', 'run'))).name}-p{champ.id}"
     name = re.sub(r"[^A-Za-z0-9_.-]", "_", name)
     cs, cgaps = scores[f"#{champ.id}"]
-    mdd = scores.get("ref:mdd", (None, None))[0]
+    base = scores.get(f"ref:{task.baseline}", (None, None))[0]
     refs = {n[4:]: s for n, s in scores.items() if n.startswith("ref:") and s[0].ok}
     ref_name = min(refs, key=lambda n: (refs[n][0].gap, n)) if refs else None
     decision = None
@@ -251,14 +256,17 @@ def champion_step(store: RunStore, sandbox: Any, valid: InstanceSet, *, top_k: i
                                 decision.p_value, decision.pairs)
     return ChampionReport(
         program_id=champ.id, name=name, train_gap=champ.gap, valid_gap=cs.gap,
-        mdd_valid_gap=mdd.gap if mdd is not None and mdd.ok else None, reference=ref_name or "",
+        baseline_valid_gap=base.gap if base is not None and base.ok else None, reference=ref_name or "",
         reference_gap=refs[ref_name][0].gap if ref_name else None, decision=decision, finalists=table,
-        cost=champ.cost, budget=cost.budget_text() if cost is not None else "")
+        cost=champ.cost, budget=cost.budget_text() if cost is not None else "", baseline=task.baseline)
 
 
-def provenance_meta(run: str, model: str, train: InstanceSet, valid: InstanceSet) -> dict[str, Any]:
-    """Return the header fields every champion of a run shares."""
-    return {"origin_run": run_label(run), "model": model,
+def provenance_meta(run: str, model: str, train: InstanceSet, valid: InstanceSet,
+                    task: Task | str | None = None) -> dict[str, Any]:
+    """Return the header fields every champion of a run shares (the task only where it is not ΣT_j)."""
+    task = tasks.get(task)
+    named = {} if task.name == tasks.DEFAULT else {"task": task.name}
+    return {"origin_run": run_label(run), "model": model, **named,
             "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "evaluator_version": EVALUATOR_VERSION, "evaluator_sha256": evaluator_digest(),
             "sets": {"train": {"name": train.name, "sha256": train.sha256(), "instances": train.count},

@@ -12,11 +12,20 @@ from pathlib import Path
 from typing import Any, Literal
 
 import tomli_w
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    create_model,
+    field_validator,
+    model_validator,
+)
 
 from discover.llm.factory import KINDS, kinds_text
 from discover.operators import NAMES, REGISTRY
-from discover.paths import ARCHIVE_DIR, user_archive_dir
+from discover.paths import user_archive_dir
+from evaluator import tasks
 
 OPERATORS = NAMES
 CLI_SOURCE = "command line"
@@ -24,6 +33,11 @@ CLI_SOURCE = "command line"
 
 class ConfigError(ValueError):
     """A configuration that cannot be used; the message is one line naming source, field and value."""
+
+
+def _task_default(key: str) -> Any:
+    """Return the default task's value of a field the task decides (see ``Task.config_defaults``)."""
+    return tasks.get().config_defaults()[key]
 
 
 class _Section(BaseModel):
@@ -94,18 +108,20 @@ class SearchConfig(_Section):
     )
     operators: OperatorWeights = Field(default_factory=OperatorWeights)
     seeds: list[str] = Field(
-        ["edd", "spt", "mdd"], min_length=1,
-        description="the programs every island starts from: a name of archive/references/NAME.py, or the"
-        " path of a .py file defining the entry function (`discover run --seed-program FILE` adds one)")
+        default_factory=lambda: _task_default("search.seeds"), min_length=1,
+        description="the programs every island starts from: a name of the task's references (NAME.py), or"
+        " the path of a .py file defining the entry function (`discover run --seed-program FILE` adds one);"
+        " default: the task's seeds")
 
 
 class EvaluationConfig(_Section):
     """Where candidates are scored and how."""
 
-    train_set: str = Field(str(ARCHIVE_DIR / "baselines" / "train_n25.json"),
-                           description="instance set with optima the search scores on")
-    valid_set: str = Field(str(ARCHIVE_DIR / "baselines" / "valid_n25.json"),
-                           description="instance set with optima the champion step validates on")
+    train_set: str = Field(default_factory=lambda: _task_default("evaluation.train_set"),
+                           description="instance set with optima the search scores on (default: the task's)")
+    valid_set: str = Field(default_factory=lambda: _task_default("evaluation.valid_set"),
+                           description="instance set with optima the champion step validates on (default:"
+                           " the task's)")
     train_subset: int = Field(
         200, ge=0, le=10_000_000, description="instances of the training set used (stratified); 0 = all")
     valid_subset: int = Field(0, ge=0, le=10_000_000, description="0 = the whole validation set")
@@ -120,7 +136,8 @@ class EvaluationConfig(_Section):
     cascade_threshold: float = Field(
         50.0, ge=0.0, le=1e9, description="cascade: stop when the subset's mean gap % exceeds this")
     entry: str = Field("schedule", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
-                       description="the function a candidate defines: entry(p, d) -> order")
+                       description="the function a candidate defines: entry(p, d) -> order (the task's"
+                       " inputs: p, w, d for weighted_tardiness)")
     executor: Literal["local", "ray"] = Field(
         "local", description="local (the sandbox on this machine) or ray (a sandbox on each node of a Ray"
         " cluster; needs `pip install 'discover[ray]'`)")
@@ -135,8 +152,9 @@ class CostConfig(_Section):
     """Cost: seconds per instance measured side by side with a reference program (see discover.cost)."""
 
     reference: str = Field(
-        "aug_mddc", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
-        description="archive/references/<name>.py, run in the same sandbox on the same instances")
+        default_factory=lambda: _task_default("cost.reference"), pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+        description="<name>.py of the task's references, run in the same sandbox on the same instances"
+        " (default: the task's)")
     n: int = Field(50, ge=2, le=5000, description="the size at which cost counts (budget, pareto, champion)")
     instances: int = Field(5, ge=1, le=1000, description="generated instances of size n timed per program")
     train_instances: int = Field(10, ge=1, le=100_000, description="training instances timed per program")
@@ -147,8 +165,8 @@ class CostConfig(_Section):
         0.0, ge=0.0, le=1e9, description="if > 0, the budget is this many ms per instance at n instead")
     probe: bool = Field(True, description="score promising programs on the scale-probe sets too")
     probe_sets: list[str] = Field(
-        default_factory=lambda: [str(ARCHIVE_DIR / "baselines" / f"probe_n{n}.json") for n in (100, 500)],
-        description="stored sets with optima; a missing file is skipped")
+        default_factory=lambda: _task_default("cost.probe_sets"),
+        description="stored sets with optima; a missing file is skipped (default: the task's)")
     probe_instances: int = Field(10, ge=1, le=100_000, description="instances of each probe set used")
     probe_timeout_s: float = Field(20.0, gt=0.0, le=86_400.0, description="per program on one probe set")
 
@@ -192,6 +210,9 @@ class ChampionConfig(_Section):
 class Config(_Section):
     """Everything a run needs; ``discover config show`` prints it resolved."""
 
+    task: str = Field(tasks.DEFAULT, description="the problem: total_tardiness (1||ΣT_j) or"
+                      " weighted_tardiness (1||Σw_jT_j), or any registered task; its stored sets, seeds and"
+                      " cost reference are the defaults of the fields it decides")
     seed: int = Field(1, ge=0, le=2**63 - 1, description="random seed; with the offline or a replayed LLM the"
                       " same seed gives the same run")
     run_dir: str = Field("", description="empty = runs/<date>-<time>-s<seed> (under the current directory)")
@@ -204,6 +225,31 @@ class Config(_Section):
     stopping: StoppingConfig = Field(default_factory=StoppingConfig)
     cost: CostConfig = Field(default_factory=CostConfig)
     champion: ChampionConfig = Field(default_factory=ChampionConfig)
+
+    @field_validator("task")
+    @classmethod
+    def _known_task(cls, v: str) -> str:
+        tasks.get(v)  # UnknownTask is a ValueError: reported with the known names
+        return v
+
+    @model_validator(mode="before")
+    @classmethod
+    def _task_fields(cls, tree: Any) -> Any:
+        """Fill the fields the task decides, where the tree does not set them, from that task."""
+        name = tree.get("task") if isinstance(tree, dict) else None
+        if not isinstance(name, str) or name == tasks.DEFAULT:
+            return tree
+        try:
+            defaults = tasks.get(name).config_defaults()
+        except tasks.UnknownTask:
+            return tree  # the field's validator says so
+        tree = _deep_copy(tree)
+        for key, value in defaults.items():
+            section, name = key.split(".")
+            part = tree.setdefault(section, {})
+            if isinstance(part, dict):
+                part.setdefault(name, value)
+        return tree
 
     def to_toml(self) -> str:
         """Return the config as TOML text (every field, resolved)."""

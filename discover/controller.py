@@ -37,9 +37,10 @@ from discover.pipeline import (
     run_request,
 )
 from discover.population import Population
-from discover.prompts import TEST_NS, Parent, Templates, limits_text
+from discover.prompts import Parent, Templates, limits_text
 from discover.stopping import RunState, stop_reason
 from discover.store import PromptRow, RunStore, StoreError
+from evaluator import tasks
 
 
 class RunError(RuntimeError):
@@ -55,7 +56,7 @@ class Progress:
     valid: int
     best_gap: float | None
     best_id: int | None
-    mdd_gap: float | None
+    baseline_gap: float | None  # the task's live-view baseline (a seed: MDD for ΣT_j)
     tokens: int
     cost: float
     evals_per_s: float
@@ -65,6 +66,7 @@ class Progress:
     stop_reason: str | None
     best_cost: str = ""  # the best program's measured cost, in words
     over_budget: int = 0  # valid programs rejected for their cost
+    baseline: str = "MDD"  # the baseline's name, as people write it
 
 
 class Controller:
@@ -113,7 +115,8 @@ class Controller:
         self.llm = llm
         self.sandbox = sandbox
         self.train = train
-        self.fitness = Fitness(train)
+        self.task = tasks.get(config.task)
+        self.fitness = Fitness(train, self.task)
         self.templates = templates
         self.seeds = seeds
         self.extract = extract
@@ -122,16 +125,18 @@ class Controller:
         s = config.search
         self.pop = Population(s.islands, np.random.default_rng(config.seed), s.temperature_init,
                               s.temperature_period, pareto=s.objective == "pareto")
-        self.ledger = Ledger(store, self.pop, s.reset_period, s.migration_period, s.objective, config.cost)
+        self.ledger = Ledger(store, self.pop, s.reset_period, s.migration_period, s.objective, config.cost,
+                             baseline=self.task.baseline)
         ev = config.evaluation
         self.meter = None if reference is None else CostMeter(
             sandbox, reference, config.cost, train, ev.entry, ev.timeout_s, recorded_costs, s.objective,
-            compiled_reference)
+            compiled_reference, self.task)
         self.assessors = ThreadPool(2 * (ev.workers or 2) + 2, name="assess") if self.meter else None
         cc = config.cost
         probe_ns = tuple(int(p.n) for p, _ in self.meter.probes) if self.meter else ()
         self.limits = limits_text(ev.timeout_s, train.count, int(train.n), cc.budget_text(), cc.n,
-                                  s.objective, probe_ns, TEST_NS, cc.probe_timeout_s / cc.probe_instances)
+                                  s.objective, probe_ns, self.task.test_ns,
+                                  cc.probe_timeout_s / cc.probe_instances)
         w = np.array(s.operators.as_tuple(), dtype=float)
         self.op_probs = w / w.sum()
         self.window = config.llm.concurrency
@@ -202,11 +207,11 @@ class Controller:
         return Progress(
             samples=c["samples"], samples_budget=self.cfg.stopping.samples, valid=c["valid"],
             best_gap=best.gap if best else None, best_id=best.id if best else None,
-            mdd_gap=self.ledger.mdd_gap, tokens=c["tokens"], cost=c["cost"],
+            baseline_gap=self.ledger.baseline_gap, tokens=c["tokens"], cost=c["cost"],
             evals_per_s=self.evals_done / elapsed if elapsed else 0.0, elapsed_s=elapsed, time_left_s=left,
             controller_ms=1000 * (time.thread_time() - self.cpu0) / self.handled if self.handled else 0.0,
             stop_reason=self.stop_reason, best_cost=self._cost_words(best.id if best else None),
-            over_budget=c.get("over_budget", 0))
+            over_budget=c.get("over_budget", 0), baseline=self.task.baseline.upper())
 
     def _cost_words(self, pid: int | None) -> str:
         cost = self.ledger.costs.get(pid) if pid is not None else None
@@ -307,7 +312,7 @@ class Controller:
         shown = [Parent(m.id, self.ledger.code[m.id], m.gap, self.ledger.note(m.id)) for m in parents]
         with AST_LOCK:
             messages = self.templates.messages(op, shown, self.entry, self.train.n, self.limits,
-                                               self.ledger.failures(island, k - self.window))
+                                               self.ledger.failures(island, k - self.window), self.task)
         lc = self.cfg.llm
         n = min(lc.samples_per_prompt, self._limit() - self.samples_built)
         request = ChatRequest(model=lc.model or lc.kind, messages=messages, n=n, temperature=lc.temperature,
@@ -356,7 +361,7 @@ class Controller:
         else:
             with AST_LOCK:
                 fut = self.sandbox.submit(code, self.train, entry=self.entry, timeout_s=limit,
-                                          cascade=chosen, seed=0)
+                                          cascade=chosen, seed=0, task=self.task)
         fut.add_done_callback(self._count_eval)
         return fut
 

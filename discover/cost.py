@@ -54,8 +54,10 @@ from discover.config import CostConfig
 from discover.fitness import Fitness, stratified
 from discover.normalize import code_hash
 from discover.pipeline import AST_LOCK
-from evaluator.instances import InstanceFileError, InstanceSet, from_arrays, generate, load_set
+from evaluator import tasks
+from evaluator.instances import InstanceFileError, InstanceSet, from_arrays
 from evaluator.sandbox.result import NOT_RUN
+from evaluator.task import Task
 
 COST_SET_SEED = 20_251_201  # the generated instances of size cost.n: fixed, so every run times the same ones
 _seeds = itertools.count(1_000_003)  # a fresh seed per timing run, so the evaluation cache never answers
@@ -171,21 +173,21 @@ def over_budget(cost: Cost | None, cfg: CostConfig) -> str | None:
     return None
 
 
-def cost_set(cfg: CostConfig) -> InstanceSet:
-    """Return the generated instances of size ``cost.n`` every program is timed on."""
+def cost_set(cfg: CostConfig, task: Task | str | None = None) -> InstanceSet:
+    """Return the generated instances of the task, of size ``cost.n``, every program is timed on."""
     per_class = max(1, math.ceil(cfg.instances / 20))
-    iset = generate(cfg.n, per_class, COST_SET_SEED, name=f"cost_n{cfg.n}")
+    iset = tasks.get(task).generate(cfg.n, per_class, COST_SET_SEED, name=f"cost_n{cfg.n}")
     return stratified(iset, cfg.instances)
 
 
-def probe_sets(cfg: CostConfig) -> list[InstanceSet]:
+def probe_sets(cfg: CostConfig, task: Task | str | None = None) -> list[InstanceSet]:
     """Return the scale-probe sets that exist (cut to ``cost.probe_instances``), smallest n first."""
     out = []
     for path in cfg.probe_sets if cfg.probe else ():
         if not Path(path).is_file():
             continue
         try:
-            out.append(stratified(load_set(path), cfg.probe_instances))
+            out.append(stratified(tasks.get(task).load(path), cfg.probe_instances))
         except InstanceFileError:
             continue
     return sorted(out, key=lambda s: int(s.n))
@@ -211,7 +213,8 @@ class CostMeter:
 
     def __init__(self, sandbox: Any, reference: str, cfg: CostConfig, train: InstanceSet, entry: str,
                  timeout_s: float, recorded: dict[str, dict] | None = None, objective: str = "gap",
-                 compiled_reference: str | None = None) -> None:
+                 compiled_reference: str | None = None, task: Task | str | None = None) -> None:
+        self.task = tasks.get(task)
         self.sandbox = sandbox
         self.objective = objective
         self.reference = reference
@@ -220,8 +223,8 @@ class CostMeter:
         self.entry = entry
         self.timeout_s = timeout_s
         self.train_timed = stratified(train, cfg.train_instances)
-        self.at_n = cost_set(cfg)
-        self.probes = [(s, Fitness(s)) for s in probe_sets(cfg)]
+        self.at_n = cost_set(cfg, self.task)
+        self.probes = [(s, Fitness(s, self.task)) for s in probe_sets(cfg, self.task)]
         self.recorded = dict(recorded or {})
 
     def submit(self, code: str, iset: InstanceSet, seed: int, timeout_s: float | None = None,
@@ -229,7 +232,7 @@ class CostMeter:
         """Queue one run in the sandbox."""
         with AST_LOCK:
             return self.sandbox.submit(code, iset, entry=self.entry, timeout_s=timeout_s or self.timeout_s,
-                                       cascade=cascade, seed=seed)
+                                       cascade=cascade, seed=seed, task=self.task)
 
     def time(self, code: str, iset: InstanceSet, repeats: int | None = None, mode: str = "python") -> Timing:
         """Time ``code`` against the reference on ``iset`` in interleaved pairs (blocking)."""
@@ -248,6 +251,8 @@ class CostMeter:
         repeats = repeats or self.cfg.repeats
         compiled = mode == "compiled" and self.compiled_reference is not None
         reference = self.compiled_reference if compiled else self.reference
+        if len(sets) > 1 and not all(type(s) is InstanceSet for s in sets):  # e.g. weighted: one by one
+            return [self.time_sets(code, [s], repeats, mode)[0] for s in sets]
         joint = sets[0] if len(sets) == 1 else from_arrays(
             [s.get(i) for s in sets for i in range(s.count)], name="+".join(s.name for s in sets))
         limit = self.timeout_s * len(sets)

@@ -16,8 +16,9 @@ The steps, in order:
    continuation (no ``def`` line), wrapped in ``def <entry>(<params>):``. Helpers the chosen block
    uses but another block defines are prepended; a missing ``import numpy as np`` (or of another
    allowlisted module) is added.
-5. Validate: the entry is a top-level function taking two positional arguments, with a body that
-   returns a value. Otherwise ``code`` is None and ``reason`` says precisely why.
+5. Validate: the entry is a top-level function taking the task's positional arguments (two for
+   ΣT_j: p, d), with a body that returns a value. Otherwise ``code`` is None and ``reason`` says
+   precisely why.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ import textwrap
 import tokenize
 from dataclasses import dataclass
 
-from evaluator.sandbox.policy import ALLOWED_IMPORTS, module_allowed
+from evaluator.sandbox.policy import ALLOWED_IMPORTS, NUMBERS, module_allowed
 
 _OPEN = re.compile(r"^\s*(`{3,}|~{3,})\s*([\w.+-]*)")
 _CLOSE = re.compile(r"^\s*(`{3,}|~{3,})\s*$")
@@ -87,14 +88,17 @@ class _Candidate:
         return [s.name for s in self.tree.body if isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef))]
 
 
-def extract_code(reply: str, entry: str = "schedule", params: tuple[str, ...] = ("p", "d")) -> Extracted:
+def extract_code(reply: str, entry: str = "schedule", params: tuple[str, ...] = ("p", "d"),
+                 inputs: str = "the processing times and the due dates") -> Extracted:
     """Return the program defining ``entry`` read from an LLM reply, or the reason there is none.
 
     Parameters
     ----------
     reply : the raw completion text.
     entry : the function the program must define.
-    params : parameter names used when a bare function body has to be wrapped in a header.
+    params : the entry's parameters (the task's fields): their number is checked, and they name a bare
+        function body's header.
+    inputs : the parameters in words, for the reason given when the entry takes too few.
     """
     text = reply.replace("\r\n", "\n").replace("\r", "\n").lstrip("\ufeff")
     answer = _drop_thinking(text)
@@ -120,7 +124,7 @@ def extract_code(reply: str, entry: str = "schedule", params: tuple[str, ...] = 
         return Extracted(None, description, reason)
     chosen = _merge_helpers(chosen, cands, entry)
     chosen = _add_imports(chosen)
-    reason = _validate(chosen.tree, entry)
+    reason = _validate(chosen.tree, entry, len(params), inputs)
     if not description:
         description = _docstring_line(chosen.tree, entry)
     if reason:
@@ -355,7 +359,8 @@ def _add_imports(cand: _Candidate) -> _Candidate:
     return _Candidate(src, ast.parse(src), cand.error, (*cand.notes, *(f"added `{ln}`" for ln in lines)))
 
 
-def _validate(tree: ast.Module, entry: str) -> str | None:
+def _validate(tree: ast.Module, entry: str, arity: int = 2,
+              inputs: str = "the processing times and the due dates") -> str | None:
     fns = [s for s in tree.body if isinstance(s, ast.FunctionDef) and s.name == entry]
     if not fns:
         return f"`{entry}` must be a plain top-level function"
@@ -363,11 +368,10 @@ def _validate(tree: ast.Module, entry: str) -> str | None:
     a = fn.args
     pos = [x.arg for x in (*a.posonlyargs, *a.args)]
     required = len(pos) - len(a.defaults)
-    if required > 2 or (len(pos) < 2 and a.vararg is None) or None in a.kw_defaults:
-        return (
-            f"`{entry}` takes parameters ({', '.join(pos)}); it must accept two positional arguments:"
-            " the processing times and the due dates"
-        )
+    if required > arity or (len(pos) < arity and a.vararg is None) or None in a.kw_defaults:
+        count = NUMBERS[arity] if arity < len(NUMBERS) else str(arity)
+        return (f"`{entry}` takes parameters ({', '.join(pos)}); it must accept {count} positional arguments:"
+                f" {inputs}")
     if is_stub(fn):
         return f"`{entry}` has an empty body"
     if not any(isinstance(n, ast.Return) and n.value is not None for n in _walk_own(fn)):

@@ -9,9 +9,10 @@ from typing import Any
 
 import numpy as np
 
-from evaluator.instances import InstanceFileError, InstanceSet, load_set
+from evaluator import tasks
+from evaluator.instances import InstanceFileError, InstanceSet
 from evaluator.sandbox.cascade import stratified_subset
-from evaluator.scoring import gaps_pct
+from evaluator.task import Task
 
 
 class SetError(ValueError):
@@ -44,10 +45,11 @@ def stratified(iset: InstanceSet, count: int) -> InstanceSet:
     return iset.subset(stratified_subset(iset, count), name=f"{iset.name}[{count}]")
 
 
-def load_scoring_set(path: str | Path, subset: int, field: str) -> InstanceSet:
-    """Load a set for scoring, keep a stratified subset, and check it has optima."""
+def load_scoring_set(path: str | Path, subset: int, field: str,
+                     task: Task | str | None = None) -> InstanceSet:
+    """Load a set of the task for scoring, keep a stratified subset, and check it has optima."""
     try:
-        iset = load_set(path)
+        iset = tasks.get(task).load(path)
     except InstanceFileError as e:
         raise SetError(f"{field} = {str(path)!r}: {e}") from None
     iset = stratified(iset, subset)
@@ -62,10 +64,11 @@ def _class_key(r: float, t: float) -> str:
 
 
 class Fitness:
-    """Turn per-instance tardiness on one set into scores; precomputes what every call needs."""
+    """Turn per-instance objective values on one set into scores (the task's gap convention)."""
 
-    def __init__(self, iset: InstanceSet) -> None:
+    def __init__(self, iset: InstanceSet, task: Task | str | None = None) -> None:
         self.iset = iset
+        self.task = tasks.get(task)
         self.opt = iset.opt.astype(np.float64)
         self.mask = iset.opt > 0
         classes = iset.classes()
@@ -77,7 +80,7 @@ class Fitness:
 
     def gaps(self, tardiness: np.ndarray) -> np.ndarray:
         """Return per-instance gaps % (NaN where the optimum is unknown or zero)."""
-        return gaps_pct(tardiness, self.iset.opt)
+        return self.task.gaps(tardiness, self.iset.opt)
 
     def score(self, status: str, error: str, tardiness: np.ndarray, seconds: float,
               cut_short: bool = False) -> Score:
@@ -95,8 +98,7 @@ class Fitness:
         if bad.size:
             return Score("invalid_output", f"not a permutation of range(n) on instance {int(bad[0])}",
                          None, None, None, None, seconds)
-        g = 100.0 * (t - self.opt) / np.where(self.mask, self.opt, 1.0)
-        g = np.where(self.mask, g, 0.0)
+        g = np.where(self.mask, self.task.gaps(t, self.opt), 0.0)
         per = np.bincount(self.class_of, weights=g, minlength=len(self.class_keys))
         per_class = {k: round(float(per[i] / self.class_n[i]), 10)
                      for i, k in enumerate(self.class_keys) if self.class_n[i]}

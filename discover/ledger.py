@@ -51,10 +51,14 @@ class Ledger:
     objective, cost
         The search objective and the cost settings: under ``budget`` a valid program over the budget
         is committed with status ``over_budget`` (its gap and cost kept) and joins no island.
+    baseline
+        The seed whose gap the live view shows (the task's ``baseline``: ``mdd`` for ΣT_j).
     """
 
     def __init__(self, store: RunStore, population: Population, reset_period: int = 0,
-                 migration_period: int = 0, objective: str = "gap", cost: CostConfig | None = None) -> None:
+                 migration_period: int = 0, objective: str = "gap", cost: CostConfig | None = None,
+                 baseline: str = "mdd") -> None:
+        self.baseline = baseline
         self.store = store
         self.objective = objective
         self.cost_cfg = cost or CostConfig()
@@ -65,7 +69,7 @@ class Ledger:
         self.code: dict[int, str] = {}  # code of every program in the population
         self.first: dict[str, int] = {}  # normalised hash → first program with that code
         self.next_pid = 1
-        self.mdd_gap: float | None = None
+        self.baseline_gap: float | None = None
         self.costs: dict[int, Cost] = {}  # measured cost of every program in the population
         self.fails: dict[int, list[tuple[int, str]]] = {}  # island → (prompt, one line) of its failures
 
@@ -126,7 +130,7 @@ class Ledger:
             self.store.set_state("seed_names", {n: self.first[code_hash(c)] for n, c in seeds.items()})
             self.store.set_state("seeded", True)
             self.save_state()
-        self.mdd_gap = scores["mdd"].gap if "mdd" in scores else None
+        self.baseline_gap = scores[self.baseline].gap if self.baseline in scores else None
 
     def restore(self) -> None:
         """Rebuild the population, the hashes and the counters from the store."""
@@ -152,9 +156,9 @@ class Ledger:
             self.next_pid = pid + 1
         self.pop.set_rng_state(self.store.get_state("rng"))
         self.counters.update(self.store.get_state("counters", {}))
-        mdd = self.store.get_state("seed_names", {}).get("mdd")
-        if mdd is not None:
-            self.mdd_gap = self.store.scalar("SELECT gap FROM programs WHERE id = ?", (mdd,))
+        base = self.store.get_state("seed_names", {}).get(self.baseline)
+        if base is not None:
+            self.baseline_gap = self.store.scalar("SELECT gap FROM programs WHERE id = ?", (base,))
 
     def save_state(self) -> None:
         """Save the generator and the counters (inside the caller's transaction)."""

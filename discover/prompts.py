@@ -14,12 +14,12 @@ from string import Template
 
 from discover.normalize import suffix_top_level
 from discover.operators import BY_NAME, REGISTRY
-from discover.paths import ARCHIVE_DIR, PROMPTS_DIR
+from discover.paths import PROMPTS_DIR
+from evaluator import tasks
+from evaluator.task import Task
 
 PARENTS_PER_OPERATOR = {op.name: op.parents for op in REGISTRY}
 PROMPTS_ENV = "DISCOVER_PROMPTS"
-SEEDS = ("edd", "spt", "mdd")
-TEST_NS = (20, 100, 200, 500)  # the stored test sets' sizes (archive/baselines/test_n*.json)
 
 
 class PromptError(RuntimeError):
@@ -58,40 +58,46 @@ class Templates:
     numba: str = ""  # what numba accepts (numba.txt), shown only when the policy allows numba
 
     def messages(self, operator: str, parents: list[Parent], entry: str = "schedule",
-                 jobs: int | None = 25, limits: str = "", failures: tuple[str, ...] = ()) -> tuple[dict, ...]:
+                 jobs: int | None = 25, limits: str = "", failures: tuple[str, ...] = (),
+                 task: Task | str | None = None) -> tuple[dict, ...]:
         """Return the chat messages asking ``operator`` of the parents (ordered worst to best).
 
         ``limits`` is the paragraph stating the time limit, the budget and the sizes (see
-        ``limits_text``); ``failures`` are the island's last failures, one line each.
+        ``limits_text``); ``failures`` are the island's last failures, one line each. The system
+        prompt's ``$problem`` and ``$scoring`` are the task's text (default: total tardiness).
         """
         if operator not in self.operators:
             raise PromptError(f"unknown operator {operator!r}; known: {', '.join(self.operators)}")
-        system = self.system.safe_substitute(entry=entry, imports=allowed_imports(), helpers=helpers_text(),
+        task = tasks.get(task)
+        words = {"entry": entry, "imports": allowed_imports(), "helpers": helpers_text(),
+                 "jobs": f"n = {jobs}" if jobs else "various n"}
+        system = self.system.safe_substitute(**words, problem=task.prompt(**words),
+                                             scoring=Template(task.scoring).safe_substitute(words),
                                              numba=f"\n{self.numba.strip()}\n" if numba_allowed() else "",
-                                             jobs=f"n = {jobs}" if jobs else "various n",
                                              limits=limits or DEFAULT_LIMITS)
+        args = ", ".join(task.fields)
         if operator in BY_NAME and BY_NAME[operator].versions:
-            user = self._versioned(operator, parents, entry)
+            user = self._versioned(operator, parents, entry, args)
         else:
             blocks = "\n".join(
                 self.parent.safe_substitute(label=_label(k, len(parents)), score=_score(p),
                                             code=p.code.strip())
                 for k, p in enumerate(parents))
             user = self.operators[operator].safe_substitute(entry=entry, parents=blocks.strip(),
-                                                            count=len(parents))
+                                                            count=len(parents), args=args)
         if failures:
             user += ("\n\nThe last failed attempts on these heuristics (learn the limits from them):\n"
                      + "\n".join(f"- {f}" for f in failures))
         return ({"role": "system", "content": system}, {"role": "user", "content": user})
 
-    def _versioned(self, operator: str, parents: list[Parent], entry: str) -> str:
+    def _versioned(self, operator: str, parents: list[Parent], entry: str, args: str = "p, d") -> str:
         if len(parents) == 1:
             parents = [parents[0], parents[0]]
         v0, v1 = parents[-2], parents[-1]
         code = "\n\n".join(f"```python\n{_suffixed(p.code, f'_v{k}').strip()}\n```"
                            for k, p in enumerate((v0, v1)))
         return self.operators[operator].safe_substitute(
-            entry=entry, code=code, score_0=_score(v0), score_1=_score(v1))
+            entry=entry, code=code, score_0=_score(v0), score_1=_score(v1), args=args)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -183,15 +189,17 @@ def helpers_text() -> str:
     return describe()
 
 
-def references_dir() -> Path:
-    """Return ``archive/references/`` at the repository top level (plain-Python baseline programs)."""
-    return ARCHIVE_DIR / "references"
+def references_dir(task: Task | str | None = None) -> Path:
+    """Return the task's folder of plain-Python reference programs (ΣT_j: ``archive/references/``)."""
+    return tasks.get(task).references
 
 
-def seed_programs(names: tuple[str, ...] | list[str] = SEEDS, folder: Path | None = None) -> dict[str, str]:
-    """Return the seed programs (name → code): each entry names ``archive/references/<name>.py`` or is
-    the path of a ``.py`` file (its name is the file's stem)."""
-    folder = folder or references_dir()
+def seed_programs(names: tuple[str, ...] | list[str] | None = None, folder: Path | None = None,
+                  task: Task | str | None = None) -> dict[str, str]:
+    """Return the seed programs (name → code): each entry names ``<name>.py`` of the task's references
+    or is the path of a ``.py`` file (its name is the file's stem); None: the task's seeds."""
+    names = tasks.get(task).seeds if names is None else names
+    folder = folder or references_dir(task)
     seeds = {}
     for entry in names:
         is_path = entry.endswith(".py") or "/" in entry

@@ -21,7 +21,9 @@ from discover.archive.errors import ArchiveError
 from discover.archive.lineage import Lineage, lineage
 from discover.archive.runs import RunView
 from discover.front import island_fronts_html
+from evaluator import tasks
 from evaluator.instances import write_atomic
+from evaluator.task import Task
 
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
 OUTCOMES = (  # (label, colour, statuses), bottom of the stack first
@@ -188,28 +190,33 @@ def _parse_class(key: str) -> tuple[float, float] | None:
         return None
 
 
-def reference_classes(view: RunView, names: tuple[str, ...] = ("MDD", "MDDC")) -> dict[str, dict[str, float]]:
-    """Return per-class training gaps of reference rules on the run's training set (numba twins)."""
-    from discover.fitness import Fitness, SetError, load_scoring_set
-    from evaluator.heuristics import run_on_set
-    from evaluator.kernels import tardiness_of_set
+def run_task(view: RunView) -> Task:
+    """Return the run's task (a run from before tasks: total tardiness)."""
+    return tasks.get(view.state("task") or view.config().get("task") or tasks.DEFAULT)
 
+
+def reference_classes(view: RunView, names: tuple[str, ...] | None = None) -> dict[str, dict[str, float]]:
+    """Return per-class training gaps of the task's class references on the run's training set (numba)."""
+    from discover.fitness import Fitness, SetError, load_scoring_set
+
+    task = run_task(view)
     ev = view.config().get("evaluation", {})
     try:
         train = load_scoring_set(ev.get("train_set", ""), int(ev.get("train_subset", 0)),
-                                 "evaluation.train_set")
+                                 "evaluation.train_set", task)
     except SetError:
         return {}
-    fit = Fitness(train)
+    fit, rules = Fitness(train, task), task.rules()
     out = {}
-    for name in names:
-        values = tardiness_of_set(train, run_on_set(name, train))
+    for name in task.class_references if names is None else names:
+        values = task.values(train, rules[name](train))
         out[name] = fit.score("ok", "", values, 0.0).per_class or {}
     return out
 
 
 def class_heatmaps(view: RunView, pid: int | None) -> str:
-    """Draw the champion's training gap per (RDD, TF) class and its difference to MDD and MDDC."""
+    """Draw the champion's training gap per (RDD, TF) class and its difference to the task's class
+    references (MDD and MDDC for ΣT_j)."""
     p = view.program(pid) if pid is not None else None
     if p is None or not p.per_class:
         return plots.heatmap([], [], [], "Champion's gap per class", "RDD", "TF")
@@ -232,7 +239,8 @@ def class_heatmaps(view: RunView, pid: int | None) -> str:
                                  diverging=True, vmax=vmax))
     if not refs:
         train = view.config().get("evaluation", {}).get("train_set", "?")
-        out.append(f"<p class='note'>MDD and MDDC not shown: the run's training set ({_e(train)}) is not "
+        names = " and ".join(run_task(view).class_references)
+        out.append(f"<p class='note'>{_e(names)} not shown: the run's training set ({_e(train)}) is not "
                    "readable here.</p>")
     return "\n".join(out)
 
@@ -307,7 +315,10 @@ def test_sets(view: RunView, pid: int | None, archive_dir: str | Path | None = N
     the archive index holds them (the champion is scored there once promoted and indexed).
 
     ``archive_dir``: the archive to look in (default: the one the run promotes into, champion.dir).
+    A task other than ΣT_j has its test sets scored by the champion step (``task_tests``).
     """
+    if run_task(view).name != tasks.DEFAULT:
+        return task_test_sets(view)
     from discover.archive.index import read_index
     from discover.paths import user_archive_dir
     from discover.provenance import code_digest
@@ -338,6 +349,33 @@ def test_sets(view: RunView, pid: int | None, archive_dir: str | Path | None = N
             f"<th>optimal</th>{head}</tr>{''.join(rows)}</table>")
 
 
+def task_test_sets(view: RunView) -> str:
+    """Return the champion's and the reference rules' gaps on the task's test sets, as the champion step
+    scored them, split into instances whose opt is proven optimal and those where it is best known."""
+    tests = view.state("test_scores")
+    if not tests:
+        return "<p>The champion step has not scored the task's test sets for this run.</p>"
+    champ = tests.get("champion", {})
+    if "error" in champ:
+        return f"<p class='note'>The champion failed on a test set: {_e(champ['error'])}</p>"
+    refs = tests.get("references", {})
+    head = "".join(f"<th>{_e(r)}</th>" for r in refs)
+    rows = []
+    for s in tests.get("sets", []):
+        c = champ.get(s, {})
+        for kind, key in (("proven optimal", "gap_proven"), ("best known", "gap_best_known")):
+            count = c.get("proven", 0) if key == "gap_proven" else c.get("instances", 0) - c.get("proven", 0)
+            if not count:
+                continue
+            cells = "".join(f"<td>{_pct(refs[r].get(s, {}).get(key))}</td>" for r in refs)
+            rows.append(f"<tr><td>{_e(s)}</td><td>{c.get('n')}</td><td>{count}</td><td>{_e(kind)}</td>"
+                        f"<td>{_pct(c.get(key))}</td>{cells}</tr>")
+    return ("<p>Mean gap % of the champion and the reference rules on the task's test sets, to opt: proven "
+            "optimal, or the best known value (a gap there may understate the gap to the optimum).</p>"
+            "<table><tr><th>set</th><th>n</th><th>instances</th><th>opt</th><th>champion</th>"
+            f"{head}</tr>{''.join(rows)}</table>")
+
+
 def summary(view: RunView, pid: int | None) -> str:
     """Return the table of the run's settings and totals."""
     cfg = view.config()
@@ -346,7 +384,8 @@ def summary(view: RunView, pid: int | None) -> str:
     sampled = [p for p in progs if p.sample is not None]
     calls = view.llm_calls()
     seeds = view.seed_names()
-    mdd = next((p.gap for p in progs if p.id in seeds and seeds[p.id].lower() == "mdd" and p.ok), None)
+    base = run_task(view).baseline
+    mdd = next((p.gap for p in progs if p.id in seeds and seeds[p.id].lower() == base and p.ok), None)
     champ = view.state("champion") or {}
     stop_ev = view.events("stop")
     rows = [
@@ -359,7 +398,8 @@ def summary(view: RunView, pid: int | None) -> str:
                     f"{sum(p.ok for p in sampled)}"),
         ("tokens / cost", f"{sum(c.prompt_tokens + c.completion_tokens for c in calls):,} / "
                           f"${sum(c.cost_usd for c in calls):.4f}"),
-        ("best training gap", _pct(view.best().gap if view.best() else None) + f" (MDD seed: {_pct(mdd)})"),
+        ("best training gap", _pct(view.best().gap if view.best() else None)
+         + f" ({base.upper()} seed: {_pct(mdd)})"),
         ("wall clock", wall_clock(view)),
     ]
     if pid is not None:
@@ -438,7 +478,8 @@ def render_report(run_dir: str | Path, archive_dir: str | Path | None = None) ->
             ("Outcomes", _figure(outcome_shares(view), CAPTIONS["outcomes"])),
             ("Operators", _figure(ops_svg, CAPTIONS["operators"]) + ops_table),
             ("Lineage", _figure(lineage_tree(view, pid), CAPTIONS["lineage"])),
-            ("Per-class gaps", _figure(class_heatmaps(view, pid), CAPTIONS["classes"])),
+            ("Per-class gaps", _figure(class_heatmaps(view, pid), CAPTIONS["classes"].replace(
+                "MDD and MDDC", " and ".join(run_task(view).class_references)))),
             ("Gap and cost", gap_and_cost(view)),
             ("Tokens and cost", _figure(tokens + cost, CAPTIONS["usage"])),
             ("Test sets", test_sets(view, pid, archive_dir)),

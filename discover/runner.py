@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from discover.archive.layers import CHAMPION_DIR, archive_folders
+from discover.archive.layers import CHAMPION_DIR, archive_folders, task_archive
 from discover.champion import ChampionReport, archive_programs, champion_step, provenance_meta
 from discover.config import Config, ConfigError, load_config
 from discover.controller import Controller, Progress, RunError
@@ -28,6 +28,7 @@ from discover.llm.recording import RecordingLLM
 from discover.normalize import rename
 from discover.prompts import PromptError, load_templates, references_dir, seed_programs
 from discover.store import DB_FILE, RUN_FILES, TIME_COLUMNS, RunStore, StoreError, check_writable
+from evaluator import tasks
 from evaluator.compiled_programs import PROGRAMS, compiled_program
 from evaluator.instances import write_atomic
 
@@ -44,7 +45,7 @@ class RunReport:
     reasons: tuple[tuple[str, int], ...]  # most common rejection reasons
     best_id: int | None
     best_gap: float | None
-    mdd_gap: float | None
+    baseline_gap: float | None  # the task's live-view baseline seed (MDD for ΣT_j)
     llm_errors: int
     tokens: int
     cost: float
@@ -55,6 +56,7 @@ class RunReport:
     last_llm_error: str = ""  # the last failed LLM request's error, in full
     usage_unknown: int = 0  # failed attempts whose usage the server did not report (billed, not counted)
     usage_capped: int = 0  # answers whose reported usage was implausible and was capped
+    baseline: str = "MDD"  # the baseline's name
 
 
 @dataclass
@@ -167,21 +169,21 @@ class _Session:
 
 def _prepare(cfg: Config, parts: Parts | None) -> _Session:
     _check_inputs(cfg)
-    ev = cfg.evaluation
-    train = load_scoring_set(ev.train_set, ev.train_subset, "evaluation.train_set")
-    valid = load_scoring_set(ev.valid_set, ev.valid_subset, "evaluation.valid_set")
+    ev, task = cfg.evaluation, tasks.get(cfg.task)
+    train = load_scoring_set(ev.train_set, ev.train_subset, "evaluation.train_set", task)
+    valid = load_scoring_set(ev.valid_set, ev.valid_subset, "evaluation.valid_set", task)
     load_templates(cfg.prompts)  # fail now, with its message, if the prompt folder is missing
-    seed_programs(cfg.search.seeds)
+    seed_programs(cfg.search.seeds, task=task)
     try:
-        seed_programs((cfg.cost.reference,))
+        seed_programs((cfg.cost.reference,), task=task)
     except PromptError:
         raise ConfigError(f"field cost.reference = {cfg.cost.reference!r}: no such program"
-                          f" {references_dir() / (cfg.cost.reference + '.py')}") from None
+                          f" {references_dir(task) / (cfg.cost.reference + '.py')}") from None
     parts = Parts(**vars(parts)) if parts is not None else Parts()  # the caller's object stays untouched
     if parts.extract is None:
         from discover.extract import extract_code
 
-        parts.extract = extract_code
+        parts.extract = functools.partial(extract_code, params=task.fields, inputs=task.inputs)
     if parts.cascade_type is None:
         from evaluator.sandbox import Cascade
 
@@ -211,7 +213,7 @@ def start_run(cfg: Config, parts: Parts | None = None, overwrite: bool = False,
     existed = run_dir.exists()
     session = _prepare(cfg, parts)
     try:
-        store = RunStore.create(run_dir, cfg.to_toml(), overwrite=overwrite)
+        store = RunStore.create(run_dir, cfg.to_toml(), overwrite=overwrite, task=cfg.task)
     except BaseException:
         session.close()
         _discard_unstarted(run_dir, existed)
@@ -316,9 +318,11 @@ def _drive(session: _Session, store: RunStore, on_progress: Callable[[Progress],
         cascade = None
         if ev.cascade and parts.cascade_type is not None:
             cascade = parts.cascade_type(subset=ev.cascade_subset, threshold=ev.cascade_threshold)
-        seeds = _with_entry(seed_programs(cfg.search.seeds), ev.entry)
-        reference = _with_entry(seed_programs((cfg.cost.reference,)), ev.entry)[cfg.cost.reference]
-        twin = compiled_program(cfg.cost.reference, ev.entry) if cfg.cost.reference in PROGRAMS else None
+        seeds = _with_entry(seed_programs(cfg.search.seeds, task=cfg.task), ev.entry)
+        ref = cfg.cost.reference
+        reference = _with_entry(seed_programs((ref,), task=cfg.task), ev.entry)[ref]
+        plain = tasks.get(cfg.task).name == "total_tardiness"  # the numba twins are ΣT_j rules
+        twin = compiled_program(ref, ev.entry) if plain and ref in PROGRAMS else None
         ctl = Controller(cfg, store, llm, parts.sandbox, session.train, load_templates(cfg.prompts), seeds,
                          parts.extract, cascade, on_progress, barriers, reference=reference,
                          recorded_costs=parts.costs, compiled_reference=twin)
@@ -343,15 +347,24 @@ def _champion(cfg: Config, store: RunStore, sandbox: Any, train: Any, valid: Any
             store.set_state("champion", None)
             store.set_state("status", "finished")
         return None
-    ev, ch = cfg.evaluation, cfg.champion
-    refs = _with_entry(archive_programs(archive_folders(Path(ch.dir))), ev.entry)
-    meta = provenance_meta(str(store.run_dir), cfg.llm.model or cfg.llm.kind, train, valid)
+    ev, ch, task = cfg.evaluation, cfg.champion, tasks.get(cfg.task)
+    root = task_archive(ch.dir, task)
+    refs = _with_entry(archive_programs(archive_folders(root)), ev.entry)
+    meta = provenance_meta(str(store.run_dir), cfg.llm.model or cfg.llm.kind, train, valid, task)
     timeout = ev.timeout_s * max(1.0, valid.count / max(1, train.count))
     rep = champion_step(store, sandbox, valid, top_k=ch.top_k, entry=ev.entry, timeout_s=timeout,
-                        references=refs, out_dir=Path(ch.dir) / CHAMPION_DIR, alpha=ch.alpha,
-                        promote=ch.promote, meta=meta, cost=cfg.cost, front=cfg.search.objective == "pareto")
+                        references=refs, out_dir=root / CHAMPION_DIR, alpha=ch.alpha,
+                        promote=ch.promote, meta=meta, cost=cfg.cost, front=cfg.search.objective == "pareto",
+                        task=task)
+    tests = None
+    if task.name != tasks.DEFAULT:  # the ΣT_j archive scores its test sets in its index instead
+        from discover.archive.task_tests import test_scores
+
+        tests = test_scores(store.program(rep.program_id).code, sandbox, task, ev.entry)
     with store.transaction():
         store.set_state("champion", rep.to_dict())
+        if tests is not None:
+            store.set_state("test_scores", tests)
         store.add_event("champion", program=rep.program_id, valid_gap=rep.valid_gap,
                         promoted=bool(rep.decision and rep.decision.promoted))
         store.set_state("status", "finished")
@@ -367,16 +380,18 @@ def _report(store: RunStore, reason: str, elapsed: float, search: float, control
         reasons[err.split("\n")[0]] += 1  # the first line, uncut
     rows = store.query("SELECT id, gap FROM programs WHERE status = 'ok' ORDER BY gap, id LIMIT 1")
     best = rows[0] if rows else None
-    mdd = (store.get_state("seed_names") or {}).get("mdd")
-    mdd_gap = store.scalar("SELECT gap FROM programs WHERE id = ?", (mdd,)) if mdd else None
+    task = tasks.get(store.task)
+    base = (store.get_state("seed_names") or {}).get(task.baseline)
+    base_gap = store.scalar("SELECT gap FROM programs WHERE id = ?", (base,)) if base else None
     return RunReport(
         run_dir=store.run_dir, stop_reason=reason, samples=counters.get("samples", 0),
         valid=counters.get("valid", 0), statuses=statuses, reasons=tuple(reasons.most_common(3)),
-        best_id=best[0] if best else None, best_gap=best[1] if best else None, mdd_gap=mdd_gap,
+        best_id=best[0] if best else None, best_gap=best[1] if best else None, baseline_gap=base_gap,
         llm_errors=counters.get("llm_errors", 0), tokens=counters.get("tokens", 0),
         cost=counters.get("cost", 0.0), elapsed_s=elapsed, search_s=search, controller_ms=controller_ms,
         champion=store.get_state("champion"), last_llm_error=store.get_state("last_llm_error") or "",
-        usage_unknown=counters.get("usage_unknown", 0), usage_capped=counters.get("usage_capped", 0))
+        usage_unknown=counters.get("usage_unknown", 0), usage_capped=counters.get("usage_capped", 0),
+        baseline=task.baseline.upper())
 
 
 COMPARED = ("llm_calls", "programs", "prompts")  # at equal prompt, the LLM call explains the most

@@ -20,6 +20,7 @@ import numpy as np
 
 from discover.operators import COPY_OPERATORS
 from evaluator.instances import write_atomic
+from evaluator.tasks import DEFAULT as DEFAULT_TASK
 
 CONFIG_FILE = "config.toml"
 DB_FILE = "run.sqlite"
@@ -210,8 +211,9 @@ class RunStore:
                              " choose another --run-dir, or pass --overwrite")
 
     @classmethod
-    def create(cls, run_dir: str | Path, config_toml: str, overwrite: bool = False) -> RunStore:
-        """Create a run directory with its config and an empty database."""
+    def create(cls, run_dir: str | Path, config_toml: str, overwrite: bool = False,
+               task: str = DEFAULT_TASK) -> RunStore:
+        """Create a run directory with its config and an empty database recording the run's task."""
         run_dir = Path(run_dir)
         db = run_dir / DB_FILE
         cls.check_new(run_dir, overwrite)
@@ -227,6 +229,7 @@ class RunStore:
         store = cls(run_dir, cls._connect(db, create=True))
         with store.transaction():
             store._set("schema", SCHEMA_VERSION)
+            store._set("task", task)
             store._set("status", "created")
         return store
 
@@ -257,10 +260,18 @@ class RunStore:
             raise StoreError(f"{db}: unknown schema version {schema!r}; this version reads {SCHEMA_VERSION}")
         try:
             store._conn.executescript(_SCHEMA)  # tables added since the run began (idempotent)
+            if store.get_state("task") is None:  # a store from before tasks: its runs were all ΣT_j
+                with store.transaction():
+                    store._set("task", DEFAULT_TASK)
         except sqlite3.DatabaseError as e:
             store.close()
             raise StoreError(f"{db}: cannot open the run database: {e}") from None
         return store
+
+    @property
+    def task(self) -> str:
+        """The name of the run's task (``evaluator.tasks``)."""
+        return self.get_state("task") or DEFAULT_TASK
 
     def _migrate_1_to_2(self) -> None:
         """Add the cost columns to a schema-1 programs table (their values stay NULL: never measured)."""

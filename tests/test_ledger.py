@@ -47,13 +47,13 @@ def prompt(store: RunStore, k: int, cands: tuple[Candidate, ...], n: int, evals=
     return job
 
 
-def test_seeds_go_on_every_island_and_the_mdd_gap_is_kept(tmp_path):
+def test_seeds_go_on_every_island_and_the_baseline_gap_is_kept(tmp_path):
     store, ledger = make(tmp_path, islands=3)
     rows = store.programs()
     assert [(r.island, r.operator, r.description) for r in rows] == [
         (i, "seed", name) for name in SEEDS for i in range(3)]
     assert store.get_state("seed_names") == {"edd": 1, "mdd": 4}  # the first copy of each
-    assert ledger.mdd_gap == 5.0 and ledger.pop.best().gap == 5.0
+    assert ledger.baseline_gap == 5.0 and ledger.pop.best().gap == 5.0  # mdd: the ΣT_j baseline
     assert ledger.first == {code_hash(c): pid for c, pid in zip(SEEDS.values(), (1, 4), strict=True)}
 
 
@@ -87,7 +87,7 @@ def test_a_failed_call_counts_a_streak_and_restore_rebuilds_everything(tmp_path)
     again = Ledger(store, Population(2, np.random.default_rng(99)))
     again.restore()
     assert again.counters == ledger.counters and again.first == ledger.first and again.code == ledger.code
-    assert again.next_pid == ledger.next_pid and again.mdd_gap == ledger.mdd_gap
+    assert again.next_pid == ledger.next_pid and again.baseline_gap == ledger.baseline_gap
     assert [m.id for m in again.pop.members(0)] == [m.id for m in ledger.pop.members(0)]
     assert again.pop.rng_state() == ledger.pop.rng_state()  # the generator is restored, not reseeded
 

@@ -12,17 +12,30 @@ from __future__ import annotations
 from pathlib import Path
 
 from discover.paths import ARCHIVE_DIR
+from evaluator import tasks
+from evaluator.task import Task
 
 REFERENCE_DIR = "references"
 CHAMPION_DIR = "champions"
 BASELINE_DIR = "baselines"
 
 
+def task_archive(root: str | Path, task: Task | str | None = None) -> Path:
+    """Return the archive of a task inside an archive folder: the folder itself for the default task
+    (total tardiness), else its subfolder named after the task, laid out alike."""
+    task = tasks.get(task)
+    return Path(root) if task.name == tasks.DEFAULT else Path(root) / task.name
+
+
 def base_of(root: str | Path) -> Path | None:
-    """Return the shipped archive a user archive is read on top of, or None for a standalone archive."""
+    """Return the shipped archive a user archive is read on top of, or None for a standalone archive.
+
+    A task's subfolder of a user archive reads the same subfolder of the shipped archive."""
     root = Path(root)
     if (root / REFERENCE_DIR).is_dir() or root.resolve() == ARCHIVE_DIR.resolve():
         return None
+    if root.name != tasks.DEFAULT and root.name in tasks.names():
+        return task_archive(ARCHIVE_DIR, root.name)
     return ARCHIVE_DIR
 
 

@@ -89,9 +89,18 @@ def _group(ctx: typer.Context,
 
 
 @archive_app.command("list")
-def list_cmd(ctx: typer.Context, as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+def list_cmd(ctx: typer.Context, as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+             task: str = typer.Option("total_tardiness", "--task", help="The task whose archive to list:"
+                                      " another than total_tardiness is scored now on its test sets"),
+             ) -> None:
     """List every entry sorted by mean test gap, with runtime, origin and integrity status."""
     root = _root(ctx)
+    if task != "total_tardiness":
+        from discover.cli.archive_task import list_task
+
+        with _user_errors():
+            list_task(root, task, as_json)
+        return
     with _user_errors():
         rows, sets = _rows(root)
     unproven = {s.name: int((~proven_mask(s.iset)).sum()) for s in sets}

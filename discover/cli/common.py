@@ -25,3 +25,19 @@ EXECUTOR_HELP = ("Where candidates are scored: local, or ray (a sandbox on each 
                  " evaluation.executor)")
 ADDRESS_HELP = ("The Ray cluster, host:port of its head (evaluation.ray_address); default: the one started on"
                 " this machine with `ray start --head`.")
+TASK_HELP = ("The problem the set holds (a task: total_tardiness, weighted_tardiness); default: the file's"
+             " own (its task field, or its fields: absent = total_tardiness).")
+
+
+def load_task_set(path: Any, task: str | None = None) -> tuple[Any, Any]:
+    """Return (task, set) of a set file, read with the named task's loader, else the file's own task's."""
+    from evaluator import tasks
+    from evaluator.instances import InstanceFileError
+
+    try:
+        chosen = tasks.get(task) if task else tasks.task_of_file(path)
+        return chosen, chosen.load(path)
+    except tasks.UnknownTask as e:
+        raise UserError(f"{path}: {e}" if not task else f"option --task: {e}") from None
+    except InstanceFileError as e:
+        raise UserError(str(e)) from None

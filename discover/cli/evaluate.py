@@ -9,9 +9,17 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from discover.cli.common import ADDRESS_HELP, EXECUTOR_HELP, UserError, console, print_json
+from discover.cli.common import (
+    ADDRESS_HELP,
+    EXECUTOR_HELP,
+    TASK_HELP,
+    UserError,
+    console,
+    load_task_set,
+    print_json,
+)
 from discover.executors import ExecutorError, make_evaluator, sandbox_builder
-from evaluator.instances import InstanceFileError, InstanceSet, load_set
+from evaluator.instances import InstanceSet
 from evaluator.sandbox import DEFAULT_TIMEOUT_S, EvalResult, SandboxUnsafe
 from evaluator.scoring import Summary, summarize
 
@@ -61,13 +69,14 @@ def _fmt(x: float | None, spec: str, unit: str = "") -> str:
     return "–" if _num(x) is None else f"{x:{spec}}{unit}"
 
 
-def _print_text(path: Path, iset: InstanceSet, result: EvalResult, summary: Summary) -> None:
+def _print_text(path: Path, iset: InstanceSet, result: EvalResult, summary: Summary,
+                objective: str = "total tardiness") -> None:
     style = "green" if result.ok else "red"
     console.print(f"{path.name} on {iset.name} ({iset.count} instances, n={iset.n or 'mixed'}): "
                   f"[{style}]{result.status}[/{style}]")
     if result.error:
         console.print(f"  {result.error}", markup=False, highlight=False)
-    line = f"mean total tardiness {_fmt(summary.mean_tardiness, '.2f')}, invalid or not run {summary.invalid}"
+    line = f"mean {objective} {_fmt(summary.mean_tardiness, '.2f')}, invalid or not run {summary.invalid}"
     if summary.mean_gap_pct is not None:
         line += (f", mean gap {_fmt(summary.mean_gap_pct, '.2f', ' %')}"
                  f", max gap {_fmt(summary.max_gap_pct, '.2f', ' %')}"
@@ -77,7 +86,7 @@ def _print_text(path: Path, iset: InstanceSet, result: EvalResult, summary: Summ
                   f"(total {result.total_seconds:.2f} s)")
     console.print(mode_line(result), markup=False, highlight=False)
     if summary.by_class:
-        table = Table("RDD", "TF", "instances", "mean tardiness", "mean gap %", "optimal")
+        table = Table("RDD", "TF", "instances", f"mean {objective}", "mean gap %", "optimal")
         for r in summary.by_class:
             table.add_row(f"{r.rdd:g}", f"{r.tf:g}", str(r.instances), _fmt(r.mean_tardiness, ".2f"),
                           _fmt(r.mean_gap_pct, ".2f"), str(r.optimal))
@@ -100,6 +109,7 @@ def register(app: typer.Typer) -> None:
         ray_address: str = typer.Option("", "--ray-address", help=ADDRESS_HELP),
         allow_weak: bool = typer.Option(False, "--allow-weak-sandbox",
                                         help="Run even where the kernel refuses a sandbox layer (named)."),
+        task: str = typer.Option(None, "--task", help=TASK_HELP),
     ) -> None:
         """Score a heuristic in the sandbox; exit code 1 when its status is not ok."""
         if not entry.isidentifier():
@@ -107,10 +117,7 @@ def register(app: typer.Typer) -> None:
         if not (math.isfinite(timeout) and timeout > 0):
             raise UserError(f"option --timeout: {timeout!r} must be a positive number of seconds")
         code = _read_code(file)
-        try:
-            iset = load_set(instances)
-        except InstanceFileError as e:
-            raise UserError(str(e)) from None
+        problem, iset = load_task_set(instances, task)
         if iset.count == 0:
             raise UserError(f"{instances.name}: the set holds no instances")
         workers = max(1, min(_cores(), math.ceil(iset.count / INSTANCES_PER_WORKER)))
@@ -118,14 +125,14 @@ def register(app: typer.Typer) -> None:
             build = sandbox_builder(workers=workers, timeout_s=timeout, allow_weak=allow_weak)
             with make_evaluator(executor, build, ray_address) as sb:
                 missing = sb.missing_layers
-                result = sb.evaluate(code, iset, entry=entry)
+                result = sb.evaluate(code, iset, entry=entry, task=problem)
         except (ExecutorError, SandboxUnsafe) as e:
             raise UserError(str(e)) from None
         summary = summarize(result.tardiness, iset)
         if as_json:
             print_json({**result_json(result, summary), "sandbox_missing_layers": missing})
         else:
-            _print_text(file, iset, result, summary)
+            _print_text(file, iset, result, summary, problem.objective)
         if not result.ok:
             raise typer.Exit(1)
 

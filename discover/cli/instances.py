@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from discover.cli.common import UserError, console, err_console
+from discover.cli.common import UserError, console, err_console, load_task_set
 from discover.store import StoreError, check_writable
 from evaluator import instances as inst
 
@@ -35,9 +35,21 @@ def register(app: typer.Typer) -> None:
         tf: str = typer.Option("0.2,0.4,0.6,0.8", "--tf", help="Tardiness-factor grid."),
         keep_negative: bool = typer.Option(False, "--keep-negative", help="Keep negative due dates."),
         name: str = typer.Option(None, "--name", help="Set name (default from n and seed)."),
+        task: str = typer.Option("total_tardiness", "--task", help="The problem: total_tardiness (the grids"
+                                 " apply) or another task, drawn by its own generator (weighted_tardiness:"
+                                 " the OR-Library scheme, 25 classes)."),
     ) -> None:
-        """Generate a set with the Potts-Van Wassenhove scheme (Shang et al.'s variant)."""
-        iset = inst.generate(n, per_class, seed, _grid(rdd, "--rdd"), _grid(tf, "--tf"), keep_negative, name)
+        """Generate a set with the Potts-Van Wassenhove scheme (Shang et al.'s variant), or a task's own."""
+        from evaluator import tasks
+
+        if task == tasks.DEFAULT:
+            iset = inst.generate(n, per_class, seed, _grid(rdd, "--rdd"), _grid(tf, "--tf"), keep_negative,
+                                 name)
+        else:
+            try:
+                iset = tasks.get(task).generate(n, per_class, seed, name=name)
+            except tasks.UnknownTask as e:
+                raise UserError(f"option --task: {e}") from None
         try:
             check_writable(out.parent, "folder")
             inst.save_set(iset, out)
@@ -55,7 +67,7 @@ def register(app: typer.Typer) -> None:
             for line in problems[:-1]:
                 err_console.print(line, markup=False, highlight=False, soft_wrap=True)
             raise UserError(f"{problems[-1]} ({len(problems)} problem(s) in all)")
-        iset = inst.load_set(path)
+        iset = load_task_set(path)[1]
         console.print(
             f"{path.name}: {iset.count} instances, n={iset.n or 'mixed'}, "
             f"{int(iset.has_opt.sum())} with optimum, sha256 {iset.sha256()[:12]}"

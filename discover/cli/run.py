@@ -58,11 +58,11 @@ def _view(p: Progress | None) -> Table:
         t.add_row("starting", "scoring the seed programs…")
         return t
     valid = 100 * p.valid / p.samples if p.samples else 0.0
-    vs = "—" if p.best_gap is None or p.mdd_gap is None else f"{p.best_gap - p.mdd_gap:+.3f} points"
+    vs = "—" if p.best_gap is None or p.baseline_gap is None else f"{p.best_gap - p.baseline_gap:+.3f} points"
     t.add_row("samples", f"{p.samples} / {p.samples_budget}")
     t.add_row("valid", f"{p.valid} ({valid:.1f} %)")
     t.add_row("best training gap", f"{_gap(p.best_gap)}  (program #{p.best_id})")
-    t.add_row("vs MDD", f"{vs}  (MDD {_gap(p.mdd_gap)})")
+    t.add_row(f"vs {p.baseline}", f"{vs}  ({p.baseline} {_gap(p.baseline_gap)})")
     t.add_row("best's cost", p.best_cost + (f"  ({p.over_budget} over budget)" if p.over_budget else ""))
     t.add_row("tokens / cost", f"{p.tokens:,} / ${p.cost:.4f}")
     t.add_row("evaluations/s", f"{p.evals_per_s:.1f}")
@@ -86,8 +86,8 @@ def _live(enabled: bool) -> Iterator[Callable[[Progress], None]]:
         if enabled and p.samples and now - last[0] >= 10:
             last[0] = now
             console.print(f"{p.samples}/{p.samples_budget} samples, {p.valid} valid, best {_gap(p.best_gap)}"
-                          f" (MDD {_gap(p.mdd_gap)}), {p.evals_per_s:.1f} evals/s", highlight=False,
-                          soft_wrap=True)
+                          f" ({p.baseline} {_gap(p.baseline_gap)}), {p.evals_per_s:.1f} evals/s",
+                          highlight=False, soft_wrap=True)
 
     yield line
 
@@ -124,6 +124,11 @@ def _execute(fn: Callable[[Callable[[Progress], None]], Any], live: bool, run_di
         raise UserError(str(e)) from None
 
 
+def _baseline_gap(champion: dict[str, Any]) -> float | None:
+    """Return a champion record's baseline validation gap (records from before tasks: ``mdd_valid_gap``)."""
+    return champion.get("baseline_valid_gap", champion.get("mdd_valid_gap"))
+
+
 def print_summary(rep: Any) -> None:
     """Print the end-of-run summary: budgets, validity, best, champion vs MDD."""
     total = rep.samples
@@ -144,7 +149,7 @@ def print_summary(rep: Any) -> None:
         console.print("  no valid program came back from the LLM: nothing better than the seeds was found",
                       highlight=False, soft_wrap=True)
     console.print(f"  best training gap: {_gap(rep.best_gap)} (program #{rep.best_id});"
-                  f" MDD {_gap(rep.mdd_gap)}", highlight=False, soft_wrap=True)
+                  f" {rep.baseline} {_gap(rep.baseline_gap)}", highlight=False, soft_wrap=True)
     unknown = (f" + the unknown usage of {rep.usage_unknown} failed attempt(s) the server did not report"
                if rep.usage_unknown else "")
     console.print(f"  tokens {rep.tokens:,}, cost ${rep.cost:.4f} (as billed, failed attempts included"
@@ -160,7 +165,7 @@ def print_summary(rep: Any) -> None:
                       " nothing promoted", highlight=False, soft_wrap=True)
     else:
         console.print(f"champion: {ch['name']} (program #{ch['program_id']}): validation gap"
-                      f" {_gap(ch['valid_gap'])} vs MDD {_gap(ch['mdd_valid_gap'])}"
+                      f" {_gap(ch['valid_gap'])} vs {rep.baseline} {_gap(_baseline_gap(ch))}"
                       f" (training {_gap(ch['train_gap'])})", highlight=False, soft_wrap=True)
         dec = ch.get("decision")
         if dec:
@@ -221,12 +226,16 @@ def register(app: typer.Typer) -> None:
         executor: str = typer.Option(None, "--executor", help=EXECUTOR_HELP,
                                      show_default=D.evaluation.executor),
         ray_address: str = typer.Option(None, "--ray-address", help=ADDRESS_HELP),
+        task: str = typer.Option(None, "--task", help="The problem (task): total_tardiness or"
+                                 " weighted_tardiness; its stored sets, seeds and cost reference are the"
+                                 " defaults.", show_default=D.task),
     ) -> None:
         """Run the search: seeds, islands, LLM samples, scoring, then the champion step."""
         from discover.runner import default_run_dir, start_run
 
-        over = _overrides(sets, **{"llm.kind": llm, "llm.model": model, "llm.base_url": base_url,
-                                   "stopping.samples": samples, "seed": seed, "run_dir": run_dir,
+        over = _overrides(sets, **{"task": task, "llm.kind": llm, "llm.model": model,
+                                   "llm.base_url": base_url, "stopping.samples": samples, "seed": seed,
+                                   "run_dir": run_dir,
                                    "prompts": str(prompts) if prompts else None,
                                    "champion.dir": str(archive) if archive else None,
                                    "evaluation.executor": executor, "evaluation.ray_address": ray_address})

@@ -14,6 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from discover.cli.common import UserError, console, err_console, print_json
 from discover.cli.solve_state import Checkpoint, resumable
+from evaluator import tasks
 from evaluator.exact import DEFAULT_MEMO_CAP_MB, METHODS, ExactResult, solve_set
 from evaluator.exact.bb import MEMO_POLICIES
 from evaluator.instances import UNKNOWN, InstanceFileError, load_set
@@ -156,6 +157,10 @@ def register(app: typer.Typer) -> None:
             iset = load_set(path)
         except InstanceFileError as e:
             raise UserError(str(e)) from None
+        task = tasks.task_of_file(path)
+        if task.name != tasks.DEFAULT:
+            raise UserError(f"{path.name}: a {task.name} set; `discover solve` solves total_tardiness sets"
+                            " (the weighted sets' optima come from `python -m evaluator.weighted.stored`)")
         out = out if out is not None else default_output(path)
         if out.is_dir():
             raise UserError(f"option -o: {out} is a directory; name the output file")

@@ -18,13 +18,13 @@ RAY_MISSING = "the ray executor needs Ray, which is not installed: pip install '
 
 
 class Evaluator(Protocol):
-    """Scores candidate code on an instance set (see ``evaluator.sandbox.Sandbox``)."""
+    """Scores candidate code on an instance set of a task (see ``evaluator.sandbox.Sandbox``)."""
 
     def submit(self, code: str, iset: Any, entry: str = "schedule", timeout_s: float | None = None,
-               cascade: Any = None, seed: int = 0) -> Future: ...
+               cascade: Any = None, seed: int = 0, task: Any = None) -> Future: ...
 
     def evaluate(self, code: str, iset: Any, entry: str = "schedule", timeout_s: float | None = None,
-                 cascade: Any = None, seed: int = 0) -> Any: ...
+                 cascade: Any = None, seed: int = 0, task: Any = None) -> Any: ...
 
     def close(self) -> None: ...
 

@@ -133,7 +133,7 @@ class RayEvaluator:
         return [f"{n['node_id'][:8]}: {m}" for n in self.nodes for m in n.get("missing_layers", [])]
 
     def submit(self, code: str, iset: Any, entry: str = "schedule", timeout_s: float | None = None,
-               cascade: Any = None, seed: int = 0) -> Future:
+               cascade: Any = None, seed: int = 0, task: Any = None) -> Future:
         """Queue ``code`` for scoring on ``iset`` on some node; return a future of its EvalResult."""
         fut: Future = Future()
         with self._lock:
@@ -145,14 +145,16 @@ class RayEvaluator:
             held = self._sets.get(id(iset))
             if held is None or held[0] is not iset:
                 held = self._sets[id(iset)] = (iset, iset.sha256(), ray.put(iset))
-            self._pending.append(_Task(fut, (code, held[1], [held[2]], entry, timeout_s, cascade, int(seed))))
+            name = getattr(task, "name", task)  # a registered task travels by name
+            self._pending.append(_Task(fut, (code, held[1], [held[2]], entry, timeout_s, cascade, int(seed),
+                                             name)))
         self._events.put(("new",))
         return fut
 
     def evaluate(self, code: str, iset: Any, entry: str = "schedule", timeout_s: float | None = None,
-                 cascade: Any = None, seed: int = 0) -> Any:
+                 cascade: Any = None, seed: int = 0, task: Any = None) -> Any:
         """Score ``code`` on ``iset`` and wait for the result."""
-        return self.submit(code, iset, entry, timeout_s, cascade, seed).result()
+        return self.submit(code, iset, entry, timeout_s, cascade, seed, task).result()
 
     def close(self) -> None:
         """Cancel what is queued, stop every node's sandbox, and leave the cluster."""

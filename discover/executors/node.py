@@ -40,12 +40,12 @@ class NodeEvaluator:
                 "missing_layers": list(getattr(self.sandbox, "missing_layers", []) or [])}
 
     async def evaluate(self, code: str, set_sha: str, set_box: list, entry: str, timeout_s: float | None,
-                       cascade: Any, seed: int) -> Any:
+                       cascade: Any, seed: int, task: str | None = None) -> Any:
         """Score ``code`` on the set ``set_box[0]`` (an object reference, fetched once per set)."""
         iset = self.sets.get(set_sha)
         if iset is None:
             iset = self.sets[set_sha] = await set_box[0]
-        fut = self.sandbox.submit(code, iset, entry, timeout_s, cascade, seed)
+        fut = self.sandbox.submit(code, iset, entry, timeout_s, cascade, seed, task)
         return await asyncio.wrap_future(fut)
 
     def close(self) -> None:

@@ -21,7 +21,8 @@ Prompt convention (prompt templates rely on exactly this)
    ``NAME`` minus a ``_vN`` suffix, else its last top-level function (stubs excluded).
 4. Parameter names of the answer: those of ``def NAME(a, b`` where the entry was named (prose or
    header); else those of the last parent's entry; else ``p, d``. The first parameter is the
-   processing times, the second the due dates.
+   processing times, the second the due dates; with three (``def NAME(p, w, d)``, a weighted
+   task) the second is the weights and the third the due dates, and the grammar adds weight terms.
 5. The reply: a sentence of intent, then one ```` ```python ```` block with a full module defining
    ``NAME(a, b)`` that returns a list of job indices; sometimes a ``<think>`` section before it or a
    sentence after it. With probability ``broken_rate`` the reply is broken instead: a syntax error,
@@ -54,7 +55,7 @@ class Prompt:
     """What the offline model reads from a prompt: the entry, its parameters and the parents."""
 
     entry: str
-    params: tuple[str, str]
+    params: tuple[str, ...]  # (p, d), or (p, w, d) for a weighted task
     parents: tuple[rw.DispatchRule, ...]
 
 
@@ -84,9 +85,11 @@ def read_prompt(messages) -> Prompt:
     return Prompt(entry, params, tuple(parents))
 
 
-def _param_names(text: str) -> tuple[str, str] | None:
+def _param_names(text: str) -> tuple[str, ...] | None:
     names = [re.split(r"[:=]", a)[0].strip() for a in text.split(",")]
     names = [n for n in names if n.isidentifier()]
+    if len(names) == 3:  # a weighted task's (p, w, d)
+        return tuple(names)
     return (names[0], names[1]) if len(names) >= 2 else None
 
 

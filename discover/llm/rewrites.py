@@ -3,10 +3,12 @@
 A parent is read into a :class:`DispatchRule` in one of two forms:
 
 * dispatch form: at time t, over the unscheduled jobs, start the job with the smallest key
-  ``Σ c_i · term_i`` (terms over ``j, t, p, d, pbar``), then optional local-improvement passes
-  (:mod:`discover.llm.passes`). A parent is read this way when its entry assigns ``key = <expr>``
-  in a loop, or, in a short function, sorts or takes ``min`` with ``key=lambda j: <expr>`` or calls
-  ``np.argsort(d)``, with ``<expr>`` over those names only: the EDD, SPT and MDD seeds are;
+  ``Σ c_i · term_i`` (terms over ``j, t, p, d, pbar``; for a weighted task, whose parameters are
+  ``p, w, d``, also ``w``: the grammar gains weight terms and the passes work on the weighted
+  objective), then optional local-improvement passes (:mod:`discover.llm.passes`). A parent is
+  read this way when its entry assigns ``key = <expr>`` in a loop, or, in a short function, sorts
+  or takes ``min`` with ``key=lambda j: <expr>`` or calls ``np.argsort(d)``, with ``<expr>`` over
+  those names only: the EDD, SPT and MDD seeds are;
 * foreign form: any other program; its entry is kept verbatim as ``_base_order`` and passes are
   applied to its result.
 
@@ -24,7 +26,7 @@ import re
 from dataclasses import dataclass, replace
 
 from discover.extract import is_stub
-from discover.llm.passes import PASSES
+from discover.llm.passes import PASSES, WEIGHTED_PASSES
 
 # name -> (expression over j, t, p, d, pbar; K is the ATC look-ahead constant), description, weight
 _GRAMMAR = {
@@ -35,22 +37,30 @@ _GRAMMAR = {
     "psk": ("max(p[j], d[j] - t)", "max(p_j, d_j-t)", 1),  # = MDD - t: the same argmin alone
     "ratio": ("pbar * (d[j] - t) / max(p[j], 1)", "(d_j-t)/p_j", 1),
     "atc": ("-pbar * pbar / max(p[j], 1) * math.exp(-max(0, d[j] - t - p[j]) / (K * pbar))", "ATC", 2),
+    # the weight terms, drawn only for a weighted task (parameters p, w, d)
+    "wspt": ("p[j] / w[j]", "p_j/w_j", 2),
+    "wmdd": ("max(p[j], d[j] - t) / w[j]", "max(p_j, d_j-t)/w_j", 3),
+    "wslack": ("(d[j] - t - p[j]) / w[j]", "slack/w_j", 1),
+    "watc": ("-pbar * w[j] / max(p[j], 1) * math.exp(-max(0, d[j] - t - p[j]) / (K * pbar))", "ATC_w", 2),
 }
+_WEIGHTED = frozenset({"wspt", "wmdd", "wslack", "watc"})
 _KEY_NAMES = frozenset({"j", "t", "p", "d", "pbar", "n", "math", "max", "min", "abs", "float"})
 _MAX_TERMS = 4
 _FRESH_PASSES = (("move_to_end", 0.1), ("insertion", 0.25), ("interchange", 0.25))
+_FRESH_PASSES_W = (("move_to_end_w", 0.1), ("insertion_w", 0.25), ("interchange_w", 0.25))
+_ALL_PASSES = {**PASSES, **WEIGHTED_PASSES}
 _KEY_CALLS = ("min", "sorted", "np.argsort", "numpy.argsort")
 BASE = "_base_order"
 
-_PASS_OF_FUNC = {ps.function: name for name, ps in PASSES.items()}
-_OURS = frozenset({*_PASS_OF_FUNC, "_total_tardiness_of"})
+_PASS_OF_FUNC = {ps.function: name for name, ps in _ALL_PASSES.items()}
+_OURS = frozenset({*_PASS_OF_FUNC, "_total_tardiness_of", "_weighted_tardiness_of"})
 
 
 @dataclass(frozen=True)
 class DispatchRule:
     """A parent or child: the dispatch key (terms) or a foreign base program, then passes."""
 
-    params: tuple[str, str]
+    params: tuple[str, ...]  # (p, d), or (p, w, d) for a weighted task
     terms: tuple[tuple[float, str], ...] | None = None  # key = Σ coef · term
     base: str | None = None  # source of a module defining _base_order
     passes: tuple[str, ...] = ()
@@ -101,9 +111,17 @@ def entry_function(tree: ast.Module, entry: str) -> ast.FunctionDef | None:
     return None
 
 
-def function_params(fn: ast.FunctionDef) -> tuple[str, str]:
-    """Return the first two positional parameter names of a function (``p``, ``d`` if missing)."""
+def weighted(params: tuple[str, ...]) -> bool:
+    """Whether a program's parameters are those of a weighted task (p, w, d)."""
+    return len(params) == 3
+
+
+def function_params(fn: ast.FunctionDef) -> tuple[str, ...]:
+    """Return the entry's parameter names: its first three required ones when it has three (p, w, d),
+    else its first two positional ones (``p``, ``d`` if missing)."""
     names = [a.arg for a in (*fn.args.posonlyargs, *fn.args.args)]
+    if len(names) - len(fn.args.defaults) == 3:
+        return tuple(names[:3])
     return (names[0], names[1]) if len(names) >= 2 else ("p", "d")
 
 
@@ -137,7 +155,7 @@ def _unversioned(name: str) -> str:
     return re.sub(r"_v\d+$", "", name)
 
 
-def _find_key(fn: ast.FunctionDef, params: tuple[str, str]) -> ast.expr | None:
+def _find_key(fn: ast.FunctionDef, params: tuple[str, ...]) -> ast.expr | None:
     """Return the dispatch key of a parent's entry, with its parameters renamed to p, d, or None.
 
     Recognised: ``key = <expr>`` inside a loop (the rendered form); in a short function (a seed
@@ -157,8 +175,10 @@ def _find_key(fn: ast.FunctionDef, params: tuple[str, str]) -> ast.expr | None:
                 expr = ast.parse(f"{node.args[0].id}[j]", mode="eval").body
         if expr is None:
             continue
-        expr = _Uncast().visit(_Rename({params[0]: "p", params[1]: "d", arg: "j"}).visit(_copy(expr)))
-        if {n.id for n in ast.walk(expr) if isinstance(n, ast.Name)} <= _KEY_NAMES:
+        names = dict(zip(params, ("p", "w", "d") if weighted(params) else ("p", "d"), strict=True))
+        expr = _Uncast().visit(_Rename({**names, arg: "j"}).visit(_copy(expr)))
+        allowed = _KEY_NAMES | {"w"} if weighted(params) else _KEY_NAMES
+        if {n.id for n in ast.walk(expr) if isinstance(n, ast.Name)} <= allowed:
             return expr
     return None
 
@@ -240,14 +260,16 @@ def key_source(terms) -> str:
 
 def render(prog: DispatchRule, entry: str, doc: str, duplicates_bug: bool = False) -> str:
     """Render a DispatchRule as a module defining ``entry``; ``duplicates_bug`` forgets to retire jobs."""
-    P, D = prog.params
-    helpers = [PASSES[name].source.strip("\n") for name in dict.fromkeys(prog.passes)]
-    head = [f"def {entry}({P}, {D}):", f'    """{doc}"""']
+    args = ", ".join(prog.params)
+    inner = "p, w, d" if weighted(prog.params) else "p, d"
+    ints = ", ".join(f"[int(x) for x in {a}]" for a in prog.params)
+    helpers = [_ALL_PASSES[name].source.strip("\n") for name in dict.fromkeys(prog.passes)]
+    head = [f"def {entry}({args}):", f'    """{doc}"""']
     if prog.terms is not None:
         key = key_source(prog.terms)
         retire = "" if duplicates_bug else "        unscheduled.remove(best)\n"
         body = (
-            f"    p, d = [int(x) for x in {P}], [int(x) for x in {D}]\n"
+            f"    {inner} = {ints}\n"
             "    n = len(p)\n"
             "    pbar = max(sum(p) / n, 1.0) if n else 1.0\n"
             "    unscheduled = list(range(n))\n"
@@ -266,11 +288,11 @@ def render(prog: DispatchRule, entry: str, doc: str, duplicates_bug: bool = Fals
         top = ["import math"] if "math." in key else []
     else:
         body = (
-            f"    order = [int(j) for j in {BASE}({P}, {D})]\n"
-            f"    p, d = [int(x) for x in {P}], [int(x) for x in {D}]"
+            f"    order = [int(j) for j in {BASE}({args})]\n"
+            f"    {inner} = {ints}"
         )
         top = [prog.base.strip("\n")]
-    calls = [f"    order = {PASSES[name].function}(order, p, d)" for name in prog.passes]
+    calls = [f"    order = {_ALL_PASSES[name].function}(order, {inner})" for name in prog.passes]
     entry_src = "\n".join([*head, body, *calls, "    return order"])
     return "\n\n\n".join([*top, *helpers, entry_src]) + "\n"
 
@@ -291,7 +313,7 @@ def describe(prog: DispatchRule) -> str:
             key += sign + (text if abs(c) == 1 else f"{abs(c):g}·{text}")
         rule = f"dispatch the job with the smallest {key}"
     if prog.passes:
-        rule += ", then apply " + " and ".join(PASSES[p].phrase for p in prog.passes)
+        rule += ", then apply " + " and ".join(_ALL_PASSES[p].phrase for p in prog.passes)
     return rule
 
 
@@ -322,7 +344,7 @@ def _reshape_terms(parent: DispatchRule, rng: random.Random) -> Rewrite:
         what = _GRAMMAR[name][1] if name else "one term"
         intent = f"Simplify the priority: drop the {what}."
         return Rewrite(replace(parent, terms=tuple(terms)), "perturb", intent)
-    name = _draw_term(rng, exclude={term_name(t) for _, t in terms})
+    name = _draw_term(rng, exclude={term_name(t) for _, t in terms}, weights=weighted(parent.params))
     terms.append((_round(rng.uniform(0.05, 0.6)), grammar_term(name, rng)))
     intent = f"Add a {_GRAMMAR[name][1]} term to the parent's priority with a small weight."
     return Rewrite(replace(parent, terms=_merge(terms)), "perturb", intent)
@@ -361,38 +383,42 @@ def _tunable(tree: ast.AST):
             stack.append((child, isinstance(node, ast.BinOp), struct))
 
 
-def fresh(params: tuple[str, str], rng: random.Random) -> Rewrite:
-    """Draw a new dispatch rule from the term grammar, sometimes with improvement passes."""
+def fresh(params: tuple[str, ...], rng: random.Random) -> Rewrite:
+    """Draw a new dispatch rule from the term grammar, sometimes with improvement passes (a weighted
+    task's: the weight terms too, and the passes on the weighted objective)."""
     count = rng.choices((1, 2, 3), weights=(3, 5, 2))[0]
     names: list[str] = []
     while len(names) < count:
-        names.append(_draw_term(rng, exclude=set(names)))
+        names.append(_draw_term(rng, exclude=set(names), weights=weighted(params)))
     terms = [(1.0, grammar_term(names[0], rng))]
     for name in names[1:]:
         sign = -1 if rng.random() < 0.15 else 1
         terms.append((sign * _round(rng.uniform(0.05, 0.8)), grammar_term(name, rng)))
-    passes = [p for p, prob in _FRESH_PASSES if rng.random() < prob]
+    pool = _FRESH_PASSES_W if weighted(params) else _FRESH_PASSES
+    passes = [p for p, prob in pool if rng.random() < prob]
     child = DispatchRule(params, terms=_merge(terms), passes=tuple(passes))
     return Rewrite(child, "fresh", f"Try a new rule: {describe(child)}.")
 
 
-def _draw_term(rng: random.Random, exclude: set) -> str:
-    names = [n for n in _GRAMMAR if n not in exclude] or list(_GRAMMAR)
+def _draw_term(rng: random.Random, exclude: set, weights: bool = False) -> str:
+    grammar = [n for n in _GRAMMAR if weights or n not in _WEIGHTED]
+    names = [n for n in grammar if n not in exclude] or grammar
     return rng.choices(names, weights=[_GRAMMAR[n][2] for n in names])[0]
 
 
 def toggle_pass(parent: DispatchRule, rng: random.Random) -> Rewrite:
-    """Add a local-improvement pass the parent lacks, or drop one it has."""
-    missing = [p for p in PASSES if p not in parent.passes]
+    """Add a local-improvement pass the parent lacks (a weighted task's program: a weighted one), or
+    drop one it has."""
+    missing = [p for p in (WEIGHTED_PASSES if weighted(parent.params) else PASSES) if p not in parent.passes]
     if parent.passes and (not missing or rng.random() < 0.35):
         gone = rng.choice(parent.passes)
         child = replace(parent, passes=tuple(p for p in parent.passes if p != gone))
-        intent = f"Drop the {PASSES[gone].phrase} to see whether the rest does as well without them."
+        intent = f"Drop the {_ALL_PASSES[gone].phrase} to see whether the rest does as well without them."
         return Rewrite(child, "drop_pass", intent)
     new = rng.choice(missing)
     passes = list(parent.passes)
     passes.insert(rng.randrange(len(passes) + 1), new)
-    intent = f"Keep the parent's sequence and polish it with {PASSES[new].phrase} to fix local mistakes."
+    intent = f"Keep the parent's sequence and polish it with {_ALL_PASSES[new].phrase} to fix local mistakes."
     return Rewrite(replace(parent, passes=tuple(passes)), "add_pass", intent)
 
 

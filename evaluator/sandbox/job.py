@@ -1,8 +1,9 @@
 """One evaluation in flight: its phases, the shards' outcomes, and the deterministic final result.
 
-The parent computes every tardiness itself, from its own copy of the instances and the orders a
-candidate's process sent back; nothing the candidate could touch is trusted beyond "these are
-the orders", and a status the parent did not ask for (``stopped``) is refused.
+The parent scores every order itself, with the task's objective (``Task.values_at``), from its own
+copy of the instances and the orders a candidate's process sent back; nothing the candidate could
+touch is trusted beyond "these are the orders", and a status the parent did not ask for
+(``stopped``) is refused.
 """
 
 from __future__ import annotations
@@ -16,12 +17,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from numba import njit
 
-from evaluator.instances import InstanceSet
-from evaluator.kernels import tardiness_kernel
 from evaluator.sandbox.cascade import Cascade
 from evaluator.sandbox.result import NOT_RUN, EvalResult
+from evaluator.task import Task
 
 FAILURES = ("invalid_output", "error", "timeout", "memory", "refused")
 MAX_ERROR_CHARS = 500
@@ -30,19 +29,6 @@ log = logging.getLogger(__name__)
 
 class SandboxClosed(RuntimeError):
     """The sandbox was closed before the evaluation finished."""
-
-
-@njit(cache=True)
-def tardiness_at(p, d, offsets, idx, orders):
-    """Return the tardiness of instance ``idx[k]`` under the k-th order in flat ``orders`` (-1: invalid)."""
-    out = np.empty(idx.shape[0], np.int64)
-    pos = 0
-    for k in range(idx.shape[0]):
-        a = offsets[idx[k]]
-        b = offsets[idx[k] + 1]
-        out[k] = tardiness_kernel(p[a:b], d[a:b], orders[pos:pos + b - a])
-        pos += b - a
-    return out
 
 
 def clean_text(value: Any) -> str:
@@ -78,7 +64,7 @@ class Outcome:
     fail: int | None = None
     error: str = ""
     done: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
-    tardiness: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    values: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     seconds: np.ndarray = field(default_factory=lambda: np.zeros(0))
     cacheable: bool = True
     how: Ran = field(default_factory=lambda: Ran())
@@ -93,16 +79,24 @@ class Outcome:
 
 
 class Job:
-    """One candidate on one set: phases of indices, shard bookkeeping, and the future to resolve."""
+    """One candidate on one set of a task: phases of indices, shard bookkeeping, and the future to resolve.
 
-    def __init__(self, iset: InstanceSet, set_key: str, code: str, entry: str, seed: int, timeout_s: float,
+    ``columns`` are the task's inputs of the set (what the candidate's processes receive).
+    """
+
+    def __init__(self, iset: Any, set_key: str, code: str, entry: str, seed: int, timeout_s: float,
                  cascade: Cascade | None, enforce_policy: bool, future: Future,
-                 run_phase: Callable[[Job], None], on_result: Callable[[EvalResult, bool], None]):
+                 run_phase: Callable[[Job], None], on_result: Callable[[EvalResult, bool], None],
+                 task: Task | None = None):
+        from evaluator import tasks
+
+        self.task = tasks.get(task)
+        self.columns = self.task.columns(iset)
         self.iset, self.set_key, self.code, self.entry, self.seed = iset, set_key, code, entry, seed
         self.timeout_s, self.cascade, self.enforce_policy = timeout_s, cascade, enforce_policy
         self.future = future
         self._run_phase, self._on_result = run_phase, on_result
-        self.tardiness = np.full(iset.count, NOT_RUN, np.int64)
+        self.values = np.full(iset.count, NOT_RUN, np.int64)
         self.seconds = np.zeros(iset.count)
         everything = np.arange(iset.count, dtype=np.int64)
         if cascade is not None and cascade.subset < iset.count:
@@ -156,7 +150,7 @@ class Job:
         secs = np.clip(np.nan_to_num(secs, nan=0.0, posinf=0.0, neginf=0.0), 0.0, None)
         done_idx = idx[:done]
         how = Ran.from_reply(reply)
-        values = tardiness_at(self.iset.p, self.iset.d, self.iset.offsets, done_idx, orders)
+        values = self.task.values_at(self.iset, done_idx, orders)
         bad = np.flatnonzero(values < 0)
         if bad.size:  # only a tampered worker sends a non-permutation as valid
             k = int(bad[0])
@@ -183,7 +177,7 @@ class Job:
             if outcome.status != "skipped":
                 if outcome.how.mode:
                     self._ran[int(indices[0])] = outcome.how
-                self.tardiness[outcome.done] = outcome.tardiness
+                self.values[outcome.done] = outcome.values
                 self.seconds[outcome.done] = outcome.seconds
                 if outcome.fail is not None and (self._fail is None or outcome.fail < self._fail[0]):
                     self._fail = (outcome.fail, outcome.status, outcome.error, outcome.cacheable)
@@ -193,7 +187,7 @@ class Job:
             if self._pending > 0:
                 return
             more = (self._fail is None and self.phase + 1 < len(self.phases)
-                    and not self.cascade.stops(self.tardiness, self.iset, self.phases[0]))  # type: ignore[union-attr]
+                    and not self.cascade.stops(self.values, self.iset, self.phases[0]))  # type: ignore[union-attr]
             if more:
                 self.phase += 1
         if more:
@@ -206,7 +200,7 @@ class Job:
             if self._finished:
                 return
             self._finished = True
-            t, s = self.tardiness.copy(), self.seconds.copy()
+            t, s = self.values.copy(), self.seconds.copy()
             cut_short = self._fail is None and self.phase + 1 < len(self.phases)
             if self._fail is not None:
                 f, status, error, cacheable = self._fail

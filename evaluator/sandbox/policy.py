@@ -74,8 +74,11 @@ def check_code(code: str, entry: str = "schedule") -> str | None:
     return None if verdict.status == "ok" else verdict.reason
 
 
-def inspect(code: str, entry: str = "schedule", enforce: bool = True) -> Verdict:
+def inspect(code: str, entry: str = "schedule", enforce: bool = True,
+            fields: tuple[str, ...] = ("p", "d")) -> Verdict:
     """Check code against the policy and say whether it is an error or a refusal.
+
+    ``fields`` are the entry's arguments (the task's inputs).
 
     With ``enforce=False`` only syntax and the entry are checked (to test the process limits alone).
     """
@@ -88,7 +91,7 @@ def inspect(code: str, entry: str = "schedule", enforce: bool = True) -> Verdict
     reason = _forbidden(tree) if enforce else ""
     if reason:
         return Verdict("refused", reason)
-    reason = _entry_problem(tree, entry)
+    reason = _entry_problem(tree, entry, fields)
     if reason:
         return Verdict("error", reason)
     return Verdict("ok")
@@ -283,7 +286,10 @@ def _dotted(node: ast.Attribute, paths: dict[str, str]) -> str:
     return ".".join([paths[node.id], *reversed(parts)])
 
 
-def _entry_problem(tree: ast.Module, entry: str) -> str:
+NUMBERS = ("no", "one", "two", "three", "four", "five", "six")
+
+
+def _entry_problem(tree: ast.Module, entry: str, fields: tuple[str, ...] = ("p", "d")) -> str:
     """Return why the entry function is missing or has the wrong arity, or ""."""
     found: ast.stmt | None = None
     for stmt in tree.body:
@@ -292,22 +298,24 @@ def _entry_problem(tree: ast.Module, entry: str) -> str:
         elif isinstance(stmt, ast.Assign) and any(isinstance(t, ast.Name) and t.id == entry
                                                   for t in stmt.targets):
             found = stmt
+    k, sig = len(fields), ", ".join(fields)
     if found is None:
-        return (f"no function '{entry}' is defined at module level; define def {entry}(p, d): ..."
+        return (f"no function '{entry}' is defined at module level; define def {entry}({sig}): ..."
                 " returning an order")
     if isinstance(found, ast.AsyncFunctionDef):
         return f"'{entry}' must be a plain function, not async"
     if isinstance(found, ast.Assign):
         if not isinstance(found.value, ast.Lambda):
-            return f"'{entry}' must be defined with def {entry}(p, d): ..."
+            return f"'{entry}' must be defined with def {entry}({sig}): ..."
         args = found.value.args
     else:
         args = found.args
     positional = len(args.posonlyargs) + len(args.args)
     required = positional - len(args.defaults)
     kw_required = [a.arg for a, dflt in zip(args.kwonlyargs, args.kw_defaults, strict=True) if dflt is None]
-    if required > 2 or (positional < 2 and args.vararg is None) or kw_required:
+    if required > k or (positional < k and args.vararg is None) or kw_required:
         extra = f" and keyword-only {', '.join(kw_required)}" if kw_required else ""
-        return (f"'{entry}' must accept exactly two positional arguments (p, d); it takes {required} required"
-                f" positional{extra} arguments")
+        count = NUMBERS[k] if k < len(NUMBERS) else str(k)
+        return (f"'{entry}' must accept exactly {count} positional arguments ({sig}); it takes {required}"
+                f" required positional{extra} arguments")
     return ""

@@ -256,9 +256,10 @@ class Pool:
             return Outcome.skipped(), True
         iset = job.iset
         if job.set_key not in w.loaded:
-            arrays = (iset.offsets, iset.p, iset.d)
+            arrays = (iset.offsets, *job.columns)
             blob = b"".join(np.ascontiguousarray(a, dtype="<i8").tobytes() for a in arrays)
-            meta = {"op": "load", "key": job.set_key, "count": iset.count, "jobs": int(iset.p.shape[0])}
+            meta = {"op": "load", "key": job.set_key, "count": iset.count, "jobs": int(iset.p.shape[0]),
+                    "columns": len(job.columns)}
             try:
                 w.send(meta, blob, time.monotonic() + LOAD_TIMEOUT_S)
                 w.loaded[job.set_key] = None
@@ -295,7 +296,8 @@ class Pool:
         meta = {"op": "run", "key": job.set_key, "code": job.code, "entry": job.entry, "seed": job.seed,
                 "policy": job.enforce_policy, "nonce": nonce, "cpu_s": task.budget_s, "wall_s": wall_s,
                 "max_reply": max_reply, "compile_cap_s": compiling, "count": len(idx),
-                "export_machine": asked, "compile_failed": failed}
+                "export_machine": asked, "compile_failed": failed, "fields": list(job.task.fields),
+                "warm": [list(c) for c in job.task.warm]}
         deadline = time.monotonic() + wall_s + ZYGOTE_GRACE_S
         try:
             w.send(meta, idx.astype("<i8").tobytes() + code_in, deadline)

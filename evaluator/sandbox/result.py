@@ -13,7 +13,7 @@ STATUSES = ("ok", "invalid_output", "error", "timeout", "memory", "refused")
 """Every status a result can carry; only ``ok`` means all instances that ran were valid."""
 
 NOT_RUN = -1
-"""Tardiness marker for an instance that is invalid or was not run."""
+"""Objective-value marker for an instance that is invalid or was not run."""
 
 MODES = ("python", "compiled", "")
 """How the candidate's own code ran: ``compiled`` when its numba functions compiled (the toolkit's
@@ -30,8 +30,9 @@ class EvalResult:
         One of ``STATUSES``.
     error
         Short text fit to feed back to an LLM; "" when ``status == "ok"``.
-    tardiness
-        int64 per instance of the set; ``NOT_RUN`` (-1) where invalid or not run. When a candidate
+    values
+        int64 per instance of the set: the task's objective (total tardiness for ``total_tardiness``,
+        also readable as ``tardiness``); ``NOT_RUN`` (-1) where invalid or not run. When a candidate
         fails at instance ``f`` (the lowest failing index), instances before ``f`` keep their
         values and every instance from ``f`` on is -1, however the work was sharded.
     seconds
@@ -59,7 +60,7 @@ class EvalResult:
 
     status: str
     error: str
-    tardiness: np.ndarray
+    values: np.ndarray
     seconds: np.ndarray
     cut_short: bool = False
     cached: bool = False
@@ -74,14 +75,14 @@ class EvalResult:
             raise ValueError(f"mode {self.mode!r} is not one of {', '.join(repr(m) for m in MODES)}")
         if self.status == "ok" and self.error:
             raise ValueError(f"an ok result carries no error text, got {self.error!r}")
-        t = np.array(self.tardiness, dtype=np.int64)
+        t = np.array(self.values, dtype=np.int64)
         s = np.array(self.seconds, dtype=np.float64)
         if t.ndim != 1 or t.shape != s.shape:
-            raise ValueError(f"tardiness and seconds must be 1-D of equal length, got {t.shape} and"
+            raise ValueError(f"values and seconds must be 1-D of equal length, got {t.shape} and"
                              f" {s.shape}")
         t.setflags(write=False)
         s.setflags(write=False)
-        object.__setattr__(self, "tardiness", t)
+        object.__setattr__(self, "values", t)
         object.__setattr__(self, "seconds", s)
 
     @property
@@ -89,18 +90,23 @@ class EvalResult:
         return self.status == "ok"
 
     @property
+    def tardiness(self) -> np.ndarray:
+        """The values under their ΣT_j name (the objective of the task the set was scored for)."""
+        return self.values
+
+    @property
     def instances(self) -> int:
-        return int(self.tardiness.shape[0])
+        return int(self.values.shape[0])
 
     @property
     def valid(self) -> np.ndarray:
-        """Mask of instances with a valid tardiness."""
-        return self.tardiness >= 0
+        """Mask of instances with a valid value."""
+        return self.values >= 0
 
     @property
     def mean_tardiness(self) -> float:
-        """Mean total tardiness over the valid instances (NaN when none)."""
-        v = self.tardiness[self.valid]
+        """Mean objective value over the valid instances (NaN when none)."""
+        v = self.values[self.valid]
         return float(v.mean()) if v.size else math.nan
 
     @property
@@ -116,7 +122,7 @@ class EvalResult:
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-ready dict (arrays as lists)."""
         return {
-            "status": self.status, "error": self.error, "tardiness": self.tardiness.tolist(),
+            "status": self.status, "error": self.error, "tardiness": self.values.tolist(),
             "seconds": self.seconds.tolist(), "cut_short": self.cut_short, "cached": self.cached,
             "mode": self.mode, "compile_s": self.compile_s, "compile_error": self.compile_error,
         }

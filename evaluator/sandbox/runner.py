@@ -1,17 +1,17 @@
 """Inside a candidate's process: run candidate code on a shard of instances and check what it returns.
 
-Every instance gets fresh read-only copies of p and d, and seeds for ``random`` and
-``numpy.random`` (and, once numba is warm, numba's own two generators) derived from (seed,
-instance index) alone, so an instance's result does not depend on which process ran it. A plain
-candidate's module runs afresh for every instance. A compiled one (it defines numba functions)
-runs once per shard, so numba compiles at most once per process (and not at all once an earlier
-process of the same code sent its machine code back: ``machine``): a warm-up call on a fixed tiny
-instance triggers the compile, timed apart (``compile_s``) and never part of an instance's seconds; every
-instance then starts from the state the warm-up left, and if an instance changes the module's
-globals the module is run and warmed up again before the next. When numba cannot compile the
-candidate its functions run as Python (each dispatcher's ``py_func``), with the reason in
-``compile_error``. ``warm`` runs once in the zygote, before it isolates itself, so that
-everything a candidate may use is already imported.
+Every instance gets fresh read-only copies of its inputs (the task's fields: p and d for ΣT_j),
+and seeds for ``random`` and ``numpy.random`` (and, once numba is warm, numba's own two
+generators) derived from (seed, instance index) alone, so an instance's result does not depend on
+which process ran it. A plain candidate's module runs afresh for every instance. A compiled one
+(it defines numba functions) runs once per shard, so numba compiles at most once per process (and
+not at all once an earlier process of the same code sent its machine code back: ``machine``): a
+warm-up call on the task's fixed tiny instance triggers the compile, timed apart (``compile_s``)
+and never part of an instance's seconds; every instance then starts from the state the warm-up
+left, and if an instance changes the module's globals the module is run and warmed up again
+before the next. When numba cannot compile the candidate its functions run as Python (each
+dispatcher's ``py_func``), with the reason in ``compile_error``. ``warm`` runs once in the
+zygote, before it isolates itself, so that everything a candidate may use is already imported.
 """
 
 from __future__ import annotations
@@ -66,8 +66,6 @@ class InvalidOutput(Exception):
 
 _current_seed: list[int] = [0, 0]
 _numba_seed: list[Any] = []  # the njit function seeding numba's generators, once numba is warm
-WARM_P = (3, 1, 4, 2, 5, 2)  # the fixed tiny instance of the warm-up call that triggers numba's compile
-WARM_D = (4, 2, 9, 3, 12, 6)
 
 
 def warm() -> None:
@@ -253,16 +251,21 @@ def _restricted_builtins() -> dict[str, Any]:
 
 @dataclass
 class Shard:
-    """One run request: candidate code and the instances (global indices) to run it on."""
+    """One run request: candidate code and the instances (global indices) to run it on.
+
+    ``columns`` are the flat inputs of the set, one array per name in ``fields`` (the entry's
+    arguments); ``warm`` is the task's tiny instance of the warm-up call that makes numba compile.
+    """
 
     code: str
     entry: str
     seed: int
-    p: np.ndarray
-    d: np.ndarray
+    columns: tuple[np.ndarray, ...]
     offsets: np.ndarray
     indices: np.ndarray
     enforce_policy: bool = True
+    fields: tuple[str, ...] = ("p", "d")
+    warm: tuple[tuple[int, ...], ...] = ((3, 1, 4, 2, 5, 2), (4, 2, 9, 3, 12, 6))
     machine_code: bytes = b""  # a compiled candidate's machine code from an earlier process (machine.py)
     export_machine: bool = False  # send the machine code back once compiled
     compile_failed: str = ""  # an earlier process could not compile it (why): run it as Python at once
@@ -309,7 +312,7 @@ def to_order(out: Any, n: int) -> np.ndarray:
     return arr
 
 
-def _describe(exc: BaseException, code_lines: list[str]) -> str:
+def _describe(exc: BaseException, code_lines: list[str], fields: tuple[str, ...] = ("p", "d")) -> str:
     """Return 'line L in fn (`source`): Type: message' for the candidate's deepest frame."""
     try:
         name = type(exc).__name__
@@ -320,7 +323,9 @@ def _describe(exc: BaseException, code_lines: list[str]) -> str:
                 src = code_lines[frame.lineno - 1].strip() if frame.lineno <= len(code_lines) else ""
                 where = f"line {frame.lineno} in {frame.name}" + (f" (`{src[:80]}`)" if src else "") + ": "
         if isinstance(exc, ValueError) and "read-only" in msg:
-            msg += " (p and d are read-only; copy them first, e.g. p = p.copy())"
+            names = f"{', '.join(fields[:-1])} and {fields[-1]}" if len(fields) > 1 else fields[0]
+            verb = "are" if len(fields) > 1 else "is"
+            msg += f" ({names} {verb} read-only; copy them first, e.g. p = p.copy())"
         if "no locator available" in msg:
             msg = "numba cannot cache code that has no file: write a plain @njit, without cache=True"
         return f"{where}{name}: {msg}"[:400]
@@ -338,8 +343,9 @@ def run_shard(shard: Shard, progress: Any, refused: list[str]) -> dict[str, Any]
         return {"status": "error", "fail": int(shard.indices[0]), "error": err}
     base_builtins = _restricted_builtins() if shard.enforce_policy else vars(builtins)
     program = LoadedCandidate(code_obj, shard.code.splitlines(), shard.entry, shard.seed, base_builtins,
-                              maybe_compiled="numba" in shard.code, page=progress,
-                              machine_code=shard.machine_code, export_machine=shard.export_machine)
+                              maybe_compiled="numba" in shard.code, page=progress, fields=shard.fields,
+                              warm=shard.warm, machine_code=shard.machine_code,
+                              export_machine=shard.export_machine)
     program.compile_error = shard.compile_failed
     sys.setrecursionlimit(RECURSION_LIMIT)
     refused.clear()
@@ -349,7 +355,7 @@ def run_shard(shard: Shard, progress: Any, refused: list[str]) -> dict[str, Any]
                 return {"status": "stopped", **program.report()}
             _PROGRESS.pack_into(progress, 0, i, _PROGRESS.unpack_from(progress, 0)[1])
         a, b = int(shard.offsets[i]), int(shard.offsets[i + 1])
-        status, error, order, seconds = program.run(shard.p[a:b], shard.d[a:b], i)
+        status, error, order, seconds = program.run(tuple(c[a:b] for c in shard.columns), i)
         if refused:
             status = "refused"
             error = f"the sandbox refused {refused[0]} (no files, network, processes or native code)"[:4000]
@@ -374,7 +380,7 @@ class LoadedCandidate:
 
     A plain candidate's module runs afresh for every instance, inside the instance's timing. A
     compiled one (its module defines numba functions) runs once, seeded from (seed, -1), followed
-    by a warm-up call on ``WARM_P``/``WARM_D`` (what that call returns or raises is ignored): both
+    by a warm-up call on the task's ``warm`` instance (what that call returns or raises is ignored): both
     count as compile time. Its globals (references, plain containers, arrays) are compared after
     each instance with what they were after the warm-up; a change means the next instance gets
     the module run and warmed up afresh, so that no instance sees what another left behind.
@@ -382,12 +388,14 @@ class LoadedCandidate:
 
     def __init__(self, code_obj: Any, code_lines: list[str], entry: str, seed: int,
                  base_builtins: dict[str, Any], maybe_compiled: bool, page: Any = None,
+                 fields: tuple[str, ...] = ("p", "d"), warm: tuple[tuple[int, ...], ...] = Shard.warm,
                  machine_code: bytes = b"", export_machine: bool = False):
         self.code_obj, self.code_lines, self.entry, self.seed = code_obj, code_lines, entry, seed
         self.machine_in, self.export_machine, self.machine_out = machine_code, export_machine, b""
         self.base_builtins = base_builtins
         self.maybe_compiled = maybe_compiled
         self.page = page
+        self.fields, self.warm = fields, warm
         self.mode = "python"
         self.compile_s = 0.0
         self.compile_error = ""
@@ -436,9 +444,9 @@ class LoadedCandidate:
         entry = self._entry(namespace)
         try:
             if any(entry is f for f in jitted.values()):  # compile for the instances' types, then run apart
-                entry.compile((_input_type(), _input_type()))
+                entry.compile((_input_type(),) * len(self.warm))
                 claim_compile(self.page, self.compile_s + time.thread_time() - t0)
-            to_order(entry(_readonly(WARM_P), _readonly(WARM_D)), len(WARM_P))  # its checks warm too
+            to_order(entry(*map(_readonly, self.warm)), len(self.warm[0]))  # its checks warm too
         except BaseException as e:  # noqa: BLE001 - the warm-up's own failures are not the instance's
             if _is_numba_error(e):
                 self._fall_back(namespace, jitted, e)
@@ -455,11 +463,9 @@ class LoadedCandidate:
         _as_python(namespace, jitted)
         self.state = _globals_state(namespace)
 
-    def run(self, p: np.ndarray, d: np.ndarray, index: int) -> tuple[str, str, np.ndarray | None, float]:
-        """Run the entry on one instance; return (status, error, order, CPU seconds of the call)."""
-        p, d = p.copy(), d.copy()
-        p.setflags(write=False)
-        d.setflags(write=False)
+    def run(self, inputs: tuple[np.ndarray, ...], index: int) -> tuple[str, str, np.ndarray | None, float]:
+        """Run the entry on one instance's inputs; return (status, error, order, CPU seconds of the call)."""
+        inputs = tuple(map(_readonly, inputs))
         for attempt in range(2):  # once more as Python when numba fails to compile mid-instance
             status, error, order = "ok", "", None
             seconds = 0.0
@@ -470,10 +476,10 @@ class LoadedCandidate:
                 t0 = time.thread_time()
                 try:
                     namespace = self.shared if self.shared is not None else self._fresh()
-                    out = self._entry(namespace)(p, d)
+                    out = self._entry(namespace)(*inputs)
                 finally:
                     seconds = time.thread_time() - t0
-                order = to_order(out, p.shape[0])  # the sandbox's check: not the candidate's time
+                order = to_order(out, inputs[0].shape[0])  # the sandbox's check: not the candidate's time
             except InvalidOutput as e:
                 status, error = "invalid_output", str(e)
             except MemoryError:
@@ -484,7 +490,7 @@ class LoadedCandidate:
                     self.add_compile(seconds)
                     self._fall_back(self.shared, _dispatchers(self.shared), e)
                     continue
-                status, error = "error", _describe(e, self.code_lines)
+                status, error = "error", _describe(e, self.code_lines, self.fields)
                 if self.compile_error:
                     error = f"{error} (run as Python: numba could not compile it: {self.compile_error})"
             break
@@ -494,7 +500,7 @@ class LoadedCandidate:
 
 
 def _input_type() -> Any:
-    """Return numba's type of p and d as the instances pass them: read-only C-contiguous int64 arrays."""
+    """Return numba's type of an input as the instances pass them: a read-only C-contiguous int64 array."""
     from numba import types as nt
 
     return nt.Array(nt.int64, 1, "C", readonly=True)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from evaluator import tasks
 from evaluator.instances import InstanceSet
 from evaluator.sandbox import policy
 from evaluator.sandbox.cache import EvalCache, cache_key
@@ -18,6 +19,7 @@ from evaluator.sandbox.cascade import Cascade
 from evaluator.sandbox.job import Job
 from evaluator.sandbox.pool import Pool, SandboxUnsafe, default_workers, resolved
 from evaluator.sandbox.result import EvalResult
+from evaluator.task import Task
 
 DEFAULT_TIMEOUT_S = 30.0
 DEFAULT_MEMORY_MB = 2048
@@ -30,7 +32,8 @@ _serial = itertools.count()
 class Sandbox:
     """Score untrusted heuristic code, one fresh confined process per shard, scored by the parent.
 
-    A candidate is a module defining ``entry(p, d) -> order`` (p, d read-only int64 arrays; the
+    A candidate is a module defining ``entry(p, d) -> order`` (the task's fields: p, d for ΣT_j,
+    read-only int64 arrays; the
     order any sequence convertible to a permutation of 0..n-1), importing only
     ``policy.ALLOWED_MODULES``. Each shard of a set runs in a new process forked from a warm
     zygote (numpy, numba and the helpers imported) that sees no file, no network and nothing of
@@ -151,23 +154,26 @@ class Sandbox:
             return pool
 
     def evaluate(self, code: str, iset: InstanceSet, entry: str = "schedule", timeout_s: float | None = None,
-                 cascade: Cascade | None = None, seed: int = 0) -> EvalResult:
+                 cascade: Cascade | None = None, seed: int = 0, task: Task | str | None = None) -> EvalResult:
         """Score ``code`` on every instance of ``iset`` and wait for the result."""
-        return self.submit(code, iset, entry, timeout_s, cascade, seed).result()
+        return self.submit(code, iset, entry, timeout_s, cascade, seed, task).result()
 
     def submit(self, code: str, iset: InstanceSet, entry: str = "schedule", timeout_s: float | None = None,
-               cascade: Cascade | None = None, seed: int = 0) -> Future[EvalResult]:
-        """Queue ``code`` for scoring on ``iset``; return a future of its EvalResult."""
+               cascade: Cascade | None = None, seed: int = 0, task: Task | str | None = None
+               ) -> Future[EvalResult]:
+        """Queue ``code`` for scoring on ``iset`` of ``task`` (default: total tardiness); return a future of
+        its EvalResult, whose values are the task's objective."""
+        task = tasks.get(task)
         timeout = self.timeout_s if timeout_s is None else float(timeout_s)
         _check_timeout(timeout)
         if not isinstance(entry, str) or not entry.isidentifier():
             raise ValueError(f"entry = {entry!r} must be a Python identifier")
         if iset.count == 0:
             return resolved(EvalResult("ok", "", np.zeros(0, np.int64), np.zeros(0)))
-        verdict = policy.inspect(code, entry, enforce=self._enforce_policy)
+        verdict = policy.inspect(code, entry, enforce=self._enforce_policy, fields=task.fields)
         if verdict.status != "ok":
             return resolved(EvalResult.failed(verdict.status, verdict.reason, iset.count))
-        set_sha = iset.sha256()
+        set_sha = iset.sha256() if task.name == tasks.DEFAULT else f"{iset.sha256()}:{task.name}"
         full_key = cache_key(code, entry, set_sha, seed, self._variant)
         cascade_key = (cache_key(code, entry, set_sha, seed, f"{self._variant}|cascade={cascade.key()}")
                        if cascade is not None and cascade.subset < iset.count else None)
@@ -196,7 +202,7 @@ class Sandbox:
             future.set_exception(e)
             raise
         pool.run(Job(iset, set_sha, code, entry, int(seed), timeout, cascade, self._enforce_policy, future,
-                     pool.run, on_result))
+                     pool.run, on_result, task))
         return future
 
     def _forget(self, flight: tuple[str, str], future: Future) -> None:

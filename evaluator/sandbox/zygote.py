@@ -183,11 +183,11 @@ class Zygote:
                 os._exit(0)
             op = meta.get("op")
             if op == "load":
-                count, jobs = int(meta["count"]), int(meta["jobs"])
-                offsets, p, d = _arrays(blob, [count + 1, jobs, jobs])
-                for a in (offsets, p, d):
+                count, jobs, k = int(meta["count"]), int(meta["jobs"]), int(meta.get("columns", 2))
+                offsets, *columns = _arrays(blob, [count + 1, *[jobs] * k])
+                for a in (offsets, *columns):
                     a.setflags(write=False)
-                self.sets[meta["key"]] = (p, d, offsets)
+                self.sets[meta["key"]] = (tuple(columns), offsets)
             elif op == "drop":  # the parent decides which sets the zygote keeps
                 self.sets.pop(meta["key"], None)
             elif op == "run":
@@ -284,12 +284,14 @@ class Zygote:
             os._exit(layers.EXIT_CONFINE_FAILED)
         try:
             meta, blob = protocol.read_message(layers.REQUEST_FD)
-            p, d, offsets = self.sets[meta["key"]]
+            columns, offsets = self.sets[meta["key"]]
             count = int(meta["count"])
             shard = runner.Shard(
-                code=meta["code"], entry=meta["entry"], seed=int(meta["seed"]), p=p, d=d, offsets=offsets,
+                code=meta["code"], entry=meta["entry"], seed=int(meta["seed"]), columns=columns,
+                offsets=offsets,
                 indices=np.frombuffer(blob, dtype="<i8", count=count).astype(np.int64),
-                enforce_policy=bool(meta["policy"]), machine_code=blob[8 * count:],
+                enforce_policy=bool(meta["policy"]), fields=tuple(meta["fields"]),
+                warm=tuple(tuple(c) for c in meta["warm"]), machine_code=blob[8 * count:],
                 export_machine=bool(meta.get("export_machine")),
                 compile_failed=str(meta.get("compile_failed", "")))
         except BaseException:  # noqa: BLE001 - the zygote went away, or sent nothing

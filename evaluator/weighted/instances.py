@@ -38,12 +38,32 @@ class WeightedSet:
         self.proven.setflags(write=False)
 
     name = property(lambda self: self.base.name)
+    source = property(lambda self: self.base.source)
     p = property(lambda self: self.base.p)
     d = property(lambda self: self.base.d)
     offsets = property(lambda self: self.base.offsets)
     opt = property(lambda self: self.base.opt)
+    rdd = property(lambda self: self.base.rdd)
+    tf = property(lambda self: self.base.tf)
+    extras = property(lambda self: self.base.extras)
     count = property(lambda self: self.base.count)
     n = property(lambda self: self.base.n)
+    sizes = property(lambda self: self.base.sizes)
+    has_opt = property(lambda self: self.base.has_opt)
+
+    def __len__(self) -> int:
+        return self.count
+
+    def classes(self) -> list[tuple[float, float]]:
+        """Return the distinct (rdd, tf) classes in order of first appearance."""
+        return self.base.classes()
+
+    def subset(self, indices: Any, name: str | None = None) -> WeightedSet:
+        """Return a new set made of the given instance indices, in that order."""
+        idx = np.asarray(indices, dtype=np.int64)
+        w = [self.w[self.offsets[i]:self.offsets[i + 1]] for i in idx]
+        return WeightedSet(self.base.subset(idx, name), np.concatenate(w) if w else np.zeros(0, np.int64),
+                           self.proven[idx].copy())
 
     def get(self, i: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Return (p, w, d) of instance ``i`` as read-only views."""
@@ -83,6 +103,11 @@ def is_weighted_file(path: str | os.PathLike[str]) -> bool:
         raw = json.loads(Path(path).read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError):
         return False
+    return is_weighted(raw)
+
+
+def is_weighted(raw: Any) -> bool:
+    """Whether a parsed set file holds weighted instances (see ``is_weighted_file``)."""
     if not isinstance(raw, dict):
         return False
     if raw.get("objective") == OBJECTIVE:
@@ -112,7 +137,7 @@ def load_weighted(path: str | os.PathLike[str]) -> WeightedSet:
         for k, x in enumerate(w):
             if not _int(x) or x <= 0:
                 raise InstanceFileError(where + f"weight w[{k}] = {x!r} must be a positive integer")
-        pr = ex.get("proven", base.opt[i] >= 0)
+        pr = ex.get("proven", bool(base.opt[i] >= 0))
         if not isinstance(pr, bool):
             raise InstanceFileError(where + f"field proven = {pr!r} must be true or false")
         if pr and base.opt[i] < 0:
