@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from evaluator.sandbox import machine
 from evaluator.sandbox.cascade import Cascade
 from evaluator.sandbox.result import NOT_RUN, EvalResult
 from evaluator.task import Task
@@ -93,6 +94,7 @@ class Job:
         self.task = tasks.get(task)
         self.columns = self.task.columns(iset)
         self.iset, self.set_key, self.code, self.entry, self.seed = iset, set_key, code, entry, seed
+        self.machine_key = machine.key(code) if "numba" in code else ""  # "" for a plain candidate
         self.timeout_s, self.cascade, self.enforce_policy = timeout_s, cascade, enforce_policy
         self.future = future
         self._run_phase, self._on_result = run_phase, on_result

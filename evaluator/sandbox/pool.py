@@ -20,7 +20,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -124,9 +124,9 @@ class Pool:
         job.expect(len(shards))
         weight = [float(np.sum(job.iset.sizes[s].astype(np.float64) ** 2)) / total_w for s in shards]
         tasks = [Task(job, s, job.timeout_s * w + SHARD_GRACE_S) for s, w in zip(shards, weight, strict=True)]
-        mkey = machine.key(job.code) if "numba" in job.code else ""
+        mkey = job.machine_key
         if len(tasks) > 1 and mkey and not self.machine.get(mkey) and not self.machine.failure(mkey):
-            tasks = [Task(tasks[0].job, tasks[0].indices, tasks[0].budget_s, tuple(tasks[1:]))]
+            tasks = [replace(tasks[0], then=tuple(tasks[1:]))]
         for t in tasks:
             self._tasks.put(t)
 
@@ -286,9 +286,9 @@ class Pool:
         nonce = secrets.token_hex(16)
         jobs = int(np.sum(job.iset.sizes[idx]))
         max_reply = protocol.HEADER.size + MAX_REPLY_HEADER + 8 * (jobs + len(idx))
-        compiling = COMPILE_CAP_S if "numba" in job.code else 0.0
+        mkey = job.machine_key
+        compiling = COMPILE_CAP_S if mkey else 0.0
         wall_s = WALL_FACTOR * (task.budget_s + compiling) + WALL_EXTRA_S
-        mkey = machine.key(job.code) if compiling else ""
         code_in = self.machine.get(mkey) if mkey else b""
         failed = self.machine.failure(mkey) if mkey and not code_in else ""
         asked = bool(mkey and not code_in and not failed)
