@@ -31,6 +31,7 @@ import textwrap
 import tokenize
 from dataclasses import dataclass
 
+from evaluator import pyparse
 from evaluator.sandbox.policy import ALLOWED_IMPORTS, NUMBERS, module_allowed
 
 _OPEN = re.compile(r"^\s*(`{3,}|~{3,})\s*([\w.+-]*)")
@@ -195,13 +196,13 @@ def _prepare(raw: str) -> _Candidate:
     if re.search(r"^[ ]*\t", raw, re.M):
         notes.append("expanded tabs")
         try:
-            ast.parse(src)
+            pyparse.parse(src)
         except SyntaxError:
             alt = _normalise(raw, 8)
             if _parses(alt):
                 src = alt
     try:
-        return _Candidate(src, ast.parse(src), None, tuple(notes), src)
+        return _Candidate(src, pyparse.parse(src), None, tuple(notes), src)
     except SyntaxError as e:
         error = _syntax_reason(e, src)
     lines = src.split("\n")
@@ -212,13 +213,13 @@ def _prepare(raw: str) -> _Candidate:
         head = "\n".join(lines[:k])
         if _parses(head):
             note = f"cut {len(removed)} trailing line{'s' if len(removed) > 1 else ''} that did not parse"
-            return _Candidate(head, ast.parse(head), error, (*notes, note), src)
+            return _Candidate(head, pyparse.parse(head), error, (*notes, note), src)
     return _Candidate(src, None, error, tuple(notes), src)
 
 
 def _parses(src: str) -> bool:
     try:
-        ast.parse(src)
+        pyparse.parse(src)
     except SyntaxError:
         return False
     return True
@@ -241,7 +242,7 @@ def _choose(cands: list[_Candidate], entry: str, params: tuple[str, ...]) -> tup
             if name != entry:
                 src = _rename(chosen.source, name, entry)
                 notes = (*chosen.notes, f"renamed {name} to {entry}")
-                chosen = _Candidate(src, ast.parse(src), chosen.error, notes)
+                chosen = _Candidate(src, pyparse.parse(src), chosen.error, notes)
             return chosen, ""
         broken = [c for c in cands if c.error and _defines_textually(c.full, wanted)]
         if broken:
@@ -327,14 +328,15 @@ def _merge_helpers(chosen: _Candidate, cands: list[_Candidate], entry: str) -> _
         if not new:
             break
         found.update(new)
-        missing = (missing | set().union(*(_free_names(ast.parse(src)) for src in new.values()))) - set(found)
+        used = set().union(*(_free_names(pyparse.parse(src)) for src in new.values()))
+        missing = (missing | used) - set(found)
     if not found:
         return chosen
     src = "\n\n\n".join([*found.values(), chosen.source])
     if not _parses(src):
         return chosen
     note = f"took {', '.join(found)} from another block"
-    return _Candidate(src, ast.parse(src), chosen.error, (*chosen.notes, note))
+    return _Candidate(src, pyparse.parse(src), chosen.error, (*chosen.notes, note))
 
 
 def _segment(source: str, node: ast.stmt) -> str:
@@ -356,7 +358,7 @@ def _add_imports(cand: _Candidate) -> _Candidate:
     src_lines = cand.source.split("\n")
     cut = body[at - 1].end_lineno if at else 0
     src = "\n".join([*src_lines[:cut], *lines, *src_lines[cut:]])
-    return _Candidate(src, ast.parse(src), cand.error, (*cand.notes, *(f"added `{ln}`" for ln in lines)))
+    return _Candidate(src, pyparse.parse(src), cand.error, (*cand.notes, *(f"added `{ln}`" for ln in lines)))
 
 
 def _validate(tree: ast.Module, entry: str, arity: int = 2,

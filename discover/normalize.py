@@ -7,6 +7,8 @@ import hashlib
 import io
 import tokenize
 
+from evaluator import pyparse
+
 
 def _strip_docstrings(tree: ast.AST) -> None:
     for node in ast.walk(tree):
@@ -20,7 +22,7 @@ def _strip_docstrings(tree: ast.AST) -> None:
 def code_hash(code: str) -> str:
     """Return a hash of the program's syntax tree: comments, docstrings and layout do not count."""
     try:
-        tree = ast.parse(code)
+        tree = pyparse.parse(code)
     except (SyntaxError, ValueError):
         return "raw:" + hashlib.sha256(code.encode()).hexdigest()[:40]
     _strip_docstrings(tree)
@@ -61,5 +63,5 @@ _LAYOUT = (tokenize.NL, tokenize.NEWLINE, tokenize.COMMENT, tokenize.INDENT, tok
 
 def suffix_top_level(code: str, suffix: str) -> str:
     """Append ``suffix`` to every name the module defines at top level (functions, classes, constants)."""
-    tree = ast.parse(code)
+    tree = pyparse.parse(code)
     return rename(code, {name: name + suffix for name in _top_level_names(tree)})

@@ -24,6 +24,7 @@ import numpy as np
 
 from discover.archive.errors import ArchiveError
 from discover.archive.layers import sets_root
+from evaluator import pyparse
 from evaluator.heuristics import NAMES, run_on_set
 from evaluator.instances import InstanceSet
 from evaluator.kernels import tardiness_of_set, total_tardiness
@@ -309,7 +310,7 @@ def check_code(code: str, entry: str, source: str) -> None:
         Naming the file, the line and the reason.
     """
     try:
-        tree = ast.parse(code, source)
+        tree = pyparse.parse(code, source)
     except SyntaxError as e:
         raise ArchiveError(f"{source}: line {e.lineno}: {e.msg}") from None
     try:

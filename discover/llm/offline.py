@@ -34,7 +34,6 @@ accounting work end to end; cost is 0. A completion longer than ``max_tokens`` i
 
 from __future__ import annotations
 
-import ast
 import hashlib
 import random
 import re
@@ -42,6 +41,7 @@ from dataclasses import dataclass
 
 from discover.llm import rewrites as rw
 from discover.llm.base import ChatRequest, ChatResult
+from evaluator import pyparse
 
 _BLOCK = re.compile(r"^```(?:python|py)[ \t]*\n(.*?)^```", re.S | re.M)
 _DEF = re.compile(r"\bdef\s+([A-Za-z_]\w*)\s*\(([^)]*)\)?")
@@ -73,7 +73,7 @@ def read_prompt(messages) -> Prompt:
     parents = []
     for src in blocks:
         try:
-            tree = ast.parse(src)
+            tree = pyparse.parse(src)
         except SyntaxError:
             continue
         prog = rw.read_program(tree, entry)

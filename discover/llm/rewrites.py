@@ -27,6 +27,7 @@ from dataclasses import dataclass, replace
 
 from discover.extract import is_stub
 from discover.llm.passes import PASSES, WEIGHTED_PASSES
+from evaluator import pyparse
 
 # name -> (expression over j, t, p, d, pbar; K is the ATC look-ahead constant), description, weight
 _GRAMMAR = {
@@ -76,7 +77,7 @@ class Rewrite:
 
 
 def _canon(expr: str) -> str:
-    return ast.unparse(ast.parse(expr, mode="eval").body)
+    return ast.unparse(pyparse.parse(expr, mode="eval").body)
 
 
 def _shape(text: str) -> str:
@@ -172,7 +173,7 @@ def _find_key(fn: ast.FunctionDef, params: tuple[str, ...]) -> ast.expr | None:
             if isinstance(lam, ast.Lambda) and len(lam.args.args) == 1:
                 expr, arg = lam.body, lam.args.args[0].arg
             elif "argsort" in ast.unparse(node.func) and node.args and isinstance(node.args[0], ast.Name):
-                expr = ast.parse(f"{node.args[0].id}[j]", mode="eval").body
+                expr = pyparse.parse(f"{node.args[0].id}[j]", mode="eval").body
         if expr is None:
             continue
         names = dict(zip(params, ("p", "w", "d") if weighted(params) else ("p", "d"), strict=True))
@@ -184,7 +185,7 @@ def _find_key(fn: ast.FunctionDef, params: tuple[str, ...]) -> ast.expr | None:
 
 
 def _copy(node: ast.expr) -> ast.expr:
-    return ast.parse(ast.unparse(node), mode="eval").body
+    return pyparse.parse(ast.unparse(node), mode="eval").body
 
 
 class _Uncast(ast.NodeTransformer):
@@ -250,7 +251,7 @@ def key_source(terms) -> str:
     """Render Σ coef · term as Python, each coefficient written out so it can be tuned."""
     expr: ast.expr | None = None
     for c, term in terms:
-        part = ast.BinOp(ast.Constant(abs(c)), ast.Mult(), ast.parse(term, mode="eval").body)
+        part = ast.BinOp(ast.Constant(abs(c)), ast.Mult(), pyparse.parse(term, mode="eval").body)
         if expr is None:
             expr = part if c >= 0 else ast.UnaryOp(ast.USub(), part)
         else:
@@ -323,11 +324,11 @@ def perturb(parent: DispatchRule, rng: random.Random, temperature: float) -> Rew
     if parent.terms is not None:
         if len(parent.terms) == 1 or rng.random() < 0.3:  # one term: its weight alone changes nothing
             return _reshape_terms(parent, rng)
-        tree = ast.parse(key_source(parent.terms), mode="eval")
+        tree = pyparse.parse(key_source(parent.terms), mode="eval")
         changes = _perturb_tree(tree, rng, sigma)
         child = replace(parent, terms=_summands(tree.body))
     else:
-        tree = ast.parse(parent.base)
+        tree = pyparse.parse(parent.base)
         changes = _perturb_tree(tree, rng, sigma)
         if not changes:
             return None

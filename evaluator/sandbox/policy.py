@@ -10,6 +10,8 @@ import ast
 from dataclasses import dataclass
 from types import CodeType
 
+from evaluator import pyparse
+
 ALLOWED_IMPORTS = ("numpy", "numba", "math", "heapq", "itertools", "functools", "collections", "bisect",
                    "operator", "random", "evaluator.helpers")
 """Modules (with their submodules) a candidate may import, in the order the system prompt lists them."""
@@ -104,7 +106,7 @@ def parse(code: str) -> tuple[ast.Module | None, str]:
     if len(code) > MAX_CODE_CHARS:
         return None, f"code is {len(code)} characters long; the limit is {MAX_CODE_CHARS}"
     try:
-        tree = ast.parse(code, filename="<candidate>")
+        tree = pyparse.parse(code, filename="<candidate>")
     except SyntaxError as e:
         return None, f"line {e.lineno}: SyntaxError: {e.msg}"
     except (ValueError, RecursionError, MemoryError) as e:
