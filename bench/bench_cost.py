@@ -20,9 +20,9 @@ sys.path.insert(0, str(ROOT))
 
 from bench.bench_controller import _sets  # noqa: E402
 from discover.config import CostConfig, load_config  # noqa: E402
-from discover.cost import CostMeter  # noqa: E402
 from discover.prompts import references_dir  # noqa: E402
 from discover.runner import Parts, start_run  # noqa: E402
+from discover.search.cost import CostMeter  # noqa: E402
 from evaluator.instances import generate, load_set, save_set  # noqa: E402
 from evaluator.sandbox import Sandbox  # noqa: E402
 

@@ -15,7 +15,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from discover.config import Config  # noqa: E402
-from discover.fitness import stratified  # noqa: E402
+from discover.search.fitness import stratified  # noqa: E402
 from evaluator.instances import generate, load_set  # noqa: E402
 from evaluator.sandbox import Sandbox  # noqa: E402
 

@@ -23,8 +23,8 @@ from pydantic import (
 )
 
 from discover.llm.factory import KINDS, kinds_text
-from discover.operators import NAMES, REGISTRY
 from discover.paths import user_archive_dir
+from discover.search.operators import NAMES, REGISTRY
 from evaluator import tasks
 
 OPERATORS = NAMES
@@ -86,7 +86,7 @@ OperatorWeights = create_model(
     "OperatorWeights", __base__=_Weights, __module__=__name__,
     __doc__="Relative weights of the prompt operators (need not sum to one).",
     **{op.name: (float, Field(op.weight, ge=0.0, le=1000.0, description=op.description)) for op in REGISTRY})
-"""One weight per operator of ``discover.operators.REGISTRY``, its default the operator's."""
+"""One weight per operator of ``discover.search.operators.REGISTRY``, its default the operator's."""
 
 
 class SearchConfig(_Section):
@@ -149,7 +149,7 @@ class EvaluationConfig(_Section):
 
 
 class CostConfig(_Section):
-    """Cost: seconds per instance measured side by side with a reference program (see discover.cost)."""
+    """Cost: seconds per instance measured side by side with a reference program (discover.search.cost)."""
 
     reference: str = Field(
         default_factory=lambda: _task_default("cost.reference"), pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",

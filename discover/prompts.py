@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from string import Template
 
-from discover.normalize import suffix_top_level
-from discover.operators import BY_NAME, REGISTRY
 from discover.paths import PROMPTS_DIR
+from discover.programs.normalize import suffix_top_level
+from discover.search.operators import BY_NAME, REGISTRY
 from evaluator import tasks
 from evaluator.task import Task
 

@@ -19,14 +19,14 @@ from pathlib import Path
 from typing import Any
 
 from discover.archive.layers import CHAMPION_DIR, archive_folders, task_archive
-from discover.champion import ChampionReport, archive_programs, champion_step, provenance_meta
 from discover.config import Config, ConfigError, load_config
-from discover.controller import Controller, Progress, RunError
-from discover.fitness import load_scoring_set
 from discover.llm.base import TranscriptWriteError
 from discover.llm.recording import RecordingLLM
-from discover.normalize import rename
+from discover.programs.normalize import rename
 from discover.prompts import PromptError, load_templates, references_dir, seed_programs
+from discover.search.champion import ChampionReport, archive_programs, champion_step, provenance_meta
+from discover.search.controller import Controller, Progress, RunError
+from discover.search.fitness import load_scoring_set
 from discover.store import DB_FILE, RUN_FILES, TIME_COLUMNS, RunStore, StoreError, check_writable
 from evaluator import tasks
 from evaluator.compiled_programs import PROGRAMS, compiled_program
@@ -181,7 +181,7 @@ def _prepare(cfg: Config, parts: Parts | None) -> _Session:
                           f" {references_dir(task) / (cfg.cost.reference + '.py')}") from None
     parts = Parts(**vars(parts)) if parts is not None else Parts()  # the caller's object stays untouched
     if parts.extract is None:
-        from discover.extract import extract_code
+        from discover.programs.extract import extract_code
 
         parts.extract = functools.partial(extract_code, params=task.fields, inputs=task.inputs)
     if parts.cascade_type is None:

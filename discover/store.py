@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from discover.operators import COPY_OPERATORS
+from discover.search.operators import COPY_OPERATORS
 from evaluator.instances import write_atomic
 from evaluator.tasks import DEFAULT as DEFAULT_TASK
 
@@ -29,7 +29,7 @@ RUN_FILES = (CONFIG_FILE, DB_FILE, DB_FILE + "-wal", DB_FILE + "-shm", TRANSCRIP
 """Every file a run directory holds."""
 SCHEMA_VERSION = "2"
 COST_COLUMNS = {"cost_ratio": "REAL", "cost_s": "REAL", "train_cost_ratio": "REAL", "cost": "TEXT"}
-"""Measured cost of a program (schema 2): see discover.cost; a schema-1 store gains them on open."""
+"""Measured cost of a program (schema 2): see discover.search.cost; a schema-1 store gains them on open."""
 TIME_COLUMNS = frozenset({"created", "seconds", "latency_s", *COST_COLUMNS})
 """Columns that legitimately differ between two identical runs (measured times, not decisions)."""
 
@@ -138,7 +138,7 @@ class ProgramRow:
     cost_ratio: float | None = None  # seconds per instance at cost.n over the reference's (inf: unfinished)
     cost_s: float | None = None  # seconds per instance at cost.n
     train_cost_ratio: float | None = None  # the same ratio at the training size
-    cost: dict[str, Any] | None = None  # discover.cost.Cost.to_dict(): every figure, probe included
+    cost: dict[str, Any] | None = None  # discover.search.cost.Cost.to_dict(): every figure, probe included
     created: float | None = field(default=None, compare=False)  # set by the store when written
 
     @property

@@ -7,6 +7,8 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+TESTS = REPO / "tests"
+"""The tests' folder: its data (``programs/``, ``hostile/``, ``toy_task/``) sits here, beside the packages."""
 SHARED = REPO.parent / "shared" / "benchmarks"
 
 

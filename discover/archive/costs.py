@@ -13,7 +13,7 @@ import math
 from typing import Any
 
 from discover.archive.index import IndexEntry
-from discover.front import Point, on_front, scatter
+from discover.report.front import Point, on_front, scatter
 
 
 def _by_n(rec: IndexEntry) -> dict[int, Any]:

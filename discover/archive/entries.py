@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from discover import provenance
 from discover.archive.errors import ArchiveError
 from discover.archive.layers import base_of
+from discover.programs import provenance
 
 REFERENCES = {"edd": "EDD", "spt": "SPT", "mdd": "MDD", "psk": "PSK", "eddc": "EDDC", "mddc": "MDDC",
               "aug_mdd": "Aug-MDD", "aug_mddc": "Aug-MDDC"}

@@ -2,7 +2,7 @@
 
 Both score the code in the sandbox on the stored test sets before anything is written, so a bad
 program leaves the archive untouched. A run's program is promoted only when it beats the archive's
-best on the validation set by the paired test of ``discover.champion`` (unless forced).
+best on the validation set by the paired test of ``discover.search.champion`` (unless forced).
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from typing import Any
 
 import numpy as np
 
-from discover import provenance
 from discover.archive.entries import CHAMPION_DIR, Entry, load_champion, load_entries, taken
 from discover.archive.errors import ArchiveError
 from discover.archive.index import IndexEntry, origin_of, read_index, write_index
@@ -29,7 +28,8 @@ from discover.archive.scoring import (
     require_sets,
     score_code,
 )
-from discover.champion import evaluator_digest, promote_candidate, run_label
+from discover.programs import provenance
+from discover.search.champion import evaluator_digest, promote_candidate, run_label
 from evaluator import EVALUATOR_VERSION
 from evaluator.heuristics import NAMES, run_on_set
 from evaluator.instances import InstanceSet, write_atomic
@@ -132,7 +132,7 @@ def add_file(archive_dir: str | Path, file: str | Path, name: str, evaluator: An
 # --- promotion from a run -----------------------------------------------------------------------------
 
 def _valid_set(view: RunView, root: Path) -> InstanceSet:
-    from discover.fitness import SetError, load_scoring_set
+    from discover.search.fitness import SetError, load_scoring_set
 
     ev = view.config().get("evaluation", {})
     path = Path(ev.get("valid_set") or root / DEFAULT_VALID)
@@ -192,7 +192,7 @@ def promote_program(archive_dir: str | Path, run_dir: str | Path, program: int |
     """Promote a run's program (default: the run's champion, else its best) into the archive.
 
     The program and the archive's trusted entries are scored on the run's validation set; the
-    program is written only if it beats the best of them significantly (``discover.champion``'s
+    program is written only if it beats the best of them significantly (``discover.search.champion``'s
     Wilcoxon test), or if ``force``. It is then scored on the stored test sets and indexed with its
     lineage.
 

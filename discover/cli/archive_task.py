@@ -12,8 +12,8 @@ from rich.table import Table
 
 from discover.archive.layers import CHAMPION_DIR, archive_folders, task_archive
 from discover.archive.task_tests import TestScore, load_tests, score_program, score_rules
-from discover.champion import archive_programs
 from discover.cli.common import console, print_json
+from discover.search.champion import archive_programs
 from evaluator import tasks
 
 

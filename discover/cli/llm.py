@@ -33,7 +33,7 @@ def register(app: typer.Typer) -> None:
 
         Tests inject faults with POST /_faults (see discover.llm.server).
         """
-        from discover.llm.offline import OfflineLLM
+        from discover.llm.offline.model import OfflineLLM
         from discover.llm.replay import ReplayLLM, TranscriptError
         from discover.llm.server import MockServer
 

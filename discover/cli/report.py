@@ -23,7 +23,7 @@ def register(app: typer.Typer) -> None:
                                      " the run promotes into)."),
     ) -> None:
         """Write a self-contained HTML page about a run: progress, outcomes, lineage, classes, cost, code."""
-        from discover.report import write_report
+        from discover.report.page import write_report
 
         try:
             path = write_report(run_dir, out, archive)

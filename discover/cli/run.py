@@ -16,11 +16,11 @@ from rich.table import Table
 
 from discover.cli.common import ADDRESS_HELP, EXECUTOR_HELP, UserError, console
 from discover.config import Config, ConfigError, load_config, parse_assignment
-from discover.controller import Progress, RunError
-from discover.fitness import SetError
 from discover.llm.factory import kinds_text
 from discover.paths import PROMPTS_DIR
 from discover.prompts import PromptError
+from discover.search.controller import Progress, RunError
+from discover.search.fitness import SetError
 from discover.store import StoreError
 
 D = Config()  # the defaults, shown in --help

@@ -28,7 +28,7 @@ class Backend:
 
 
 def _offline(settings: dict[str, Any]) -> LLM:
-    from discover.llm.offline import OfflineLLM
+    from discover.llm.offline.model import OfflineLLM
 
     return OfflineLLM(**_known(OfflineLLM, "offline", settings))
 

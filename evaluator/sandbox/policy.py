@@ -125,7 +125,7 @@ def compile_candidate(code: str) -> tuple[CodeType | None, str]:
 
 def _compile(tree: ast.Module) -> tuple[CodeType | None, str]:
     try:
-        return compile(tree, "<candidate>", "exec", dont_inherit=True), ""
+        return pyparse.compile_tree(tree, "<candidate>"), ""
     except SyntaxError as e:
         return None, f"line {e.lineno}: SyntaxError: {e.msg}"
     except (ValueError, RecursionError, MemoryError) as e:

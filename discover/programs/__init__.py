@@ -1,0 +1,1 @@
+"""Program text: extraction from LLM replies, normalisation, provenance headers."""

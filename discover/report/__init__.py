@@ -1,0 +1,1 @@
+"""The run report: the HTML page, its plots and the gap-against-cost fronts."""

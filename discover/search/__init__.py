@@ -1,0 +1,1 @@
+"""The search: the loop, its population and operators, fitness, cost, champions."""
