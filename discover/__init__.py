@@ -1,3 +1,3 @@
-"""discover: LLM-driven search for single-machine total-tardiness heuristics."""
+"""discover: LLM-driven search for single-machine scheduling heuristics (total tardiness first)."""
 
 __version__ = "0.1.0"

@@ -11,8 +11,8 @@ from discover.cli import common
 app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
-    help="Discover heuristics for single-machine total tardiness (1||ΣT_j) with an LLM,"
-    " scored against exact optima.",
+    help="Discover single-machine scheduling heuristics with an LLM, scored against exact optima:"
+    " total tardiness (1||ΣT_j) by default, weighted tardiness with --task weighted_tardiness.",
 )
 
 _MODULES = ("instances", "baselines", "solve", "evaluate", "llm", "run", "show", "archive", "report")
