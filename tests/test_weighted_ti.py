@@ -44,10 +44,10 @@ def test_bounds_and_elimination_keep_the_optimum(case):
     for dom in (False, True):
         a = alive.copy()
         mu = np.zeros(p.shape[0])
-        bound, mu, _ = subgradient(p, cost, mu, a, float(opt) + 5.0, 60, 2.0, 10, dom)
+        bound, mu, *_ = subgradient(p, cost, mu, a, float(opt) + 5.0, 60, 2.0, 10, dom)
         assert bound <= opt + 1e-6
         eliminate(p, cost, mu, a, float(opt), dom)
-        again, _, _ = subgradient(p, cost, mu.copy(), a, float(opt) + 5.0, 1, 1.0, 10, dom)
+        again, *_ = subgradient(p, cost, mu.copy(), a, float(opt) + 5.0, 1, 1.0, 10, dom)
         assert again <= opt + 1e-6
 
 

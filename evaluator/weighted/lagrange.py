@@ -119,8 +119,9 @@ def relaxed_path(p, cost, mu, alive, dom=False) -> np.ndarray:
 def subgradient(p, cost, mu, alive, ub, iters, step, patience=30, dom=False):
     """Raise the bound by subgradient steps on ``mu`` (in place, Polyak steps towards ``ub``).
 
-    Returns (best bound, its μ, whether the best path was a schedule). ``step`` is halved after
-    ``patience`` steps without a better bound; ``dom``: the paths of ``forward_dom``.
+    Returns (best bound, its μ, whether the best path was a schedule, the step reached, whether it
+    stopped before ``iters`` steps: converged). ``step`` is halved after ``patience`` steps without
+    a better bound; ``dom``: the paths of ``forward_dom``.
     """
     n = p.shape[0]
     const = 0.0
@@ -130,7 +131,7 @@ def subgradient(p, cost, mu, alive, ub, iters, step, patience=30, dom=False):
     for _ in range(iters):
         value, jobs = _relaxed(p, cost, mu, alive, dom)
         if value == INF:
-            return INF, best_mu, False  # no path left: nothing beats ub
+            return INF, best_mu, False, step, True  # no path left: nothing beats ub
         const = mu.sum()
         bound = value + const
         counts = np.zeros(n, np.int64)
@@ -149,13 +150,13 @@ def subgradient(p, cost, mu, alive, ub, iters, step, patience=30, dom=False):
                 step /= 2.0
                 stall = 0
         if norm == 0.0:
-            return bound, mu.copy(), True
+            return bound, mu.copy(), True, step, True
         if step < 1e-4 or bound >= ub - 1e-6:
-            break
+            return best, best_mu, False, step, True
         scale = step * (ub - bound) / norm
         for j in range(n):
             mu[j] += scale * (1 - counts[j])
-    return best, best_mu, False
+    return best, best_mu, False, step, False
 
 
 @njit(cache=True)

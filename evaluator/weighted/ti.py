@@ -22,11 +22,12 @@ from evaluator.exact.mip import _new_highs
 from evaluator.exact.result import ExactResult, check_instance, check_time_limit
 from evaluator.weighted.kernels import weighted_tardiness
 from evaluator.weighted.lagrange import eliminate, relaxed_path, subgradient
-from evaluator.weighted.local import incumbent, repair
+from evaluator.weighted.local import KICKS, incumbent, kick_descend, repair
 
 ROUNDS = ((False, 3000, 150, 2.0), (False, 3000, 150, 1.0), (True, 400, 40, 1.0), (True, 400, 40, 0.5))
 """Subgradient rounds, each followed by arc elimination: (adjacent-pair dominance, steps, patience,
 first step). The cheap O(nT) rounds set the multipliers; the O(n²T) ones tighten the bound."""
+CHUNK = 100
 
 
 def _bound(value: float) -> int:
@@ -91,16 +92,25 @@ def solve_ti(p, w, d, time_limit: float | None = None) -> ExactResult:
     n = p.shape[0]
     if n == 0:
         return ExactResult(0, np.zeros(0, np.int64), "optimal", 0, time.perf_counter() - t0, 0, "ti")
-    ub, order = incumbent(p, w, d)
+    left = lambda: None if time_limit is None else time_limit - (time.perf_counter() - t0)  # noqa: E731
+    ub, order = incumbent(p, w, d, kicks=0)
+    for seed in range(KICKS // 10):  # iterated descent in chunks of 10 kicks, within the time limit
+        if left() is not None and left() <= 0:
+            break
+        ub = int(kick_descend(p, w, d, order, 10, seed))
     horizon = int(p.sum())
     ts = np.arange(horizon + 1)
     cost = (w[:, None] * np.maximum(0, ts[None, :] - d[:, None])).astype(np.float64)
     alive = ts[None, :] >= p[:, None]
     mu = np.zeros(n)
     lb = 0
-    left = lambda: None if time_limit is None else time_limit - (time.perf_counter() - t0)  # noqa: E731
     for dom, iters, patience, step in ROUNDS:
-        bound, mu, _ = subgradient(p, cost, mu, alive, float(ub), iters, step, patience, dom)
+        bound = -math.inf
+        for _ in range(0, iters, CHUNK):  # in chunks, to keep to the time limit
+            b, mu, _, step, converged = subgradient(p, cost, mu, alive, float(ub), CHUNK, step, patience, dom)
+            bound = max(bound, b)
+            if converged or (left() is not None and left() <= 0):
+                break
         v, cand = repair(p, w, d, relaxed_path(p, cost, mu, alive, dom))
         if v < ub:
             ub, order = v, cand
@@ -108,11 +118,10 @@ def solve_ti(p, w, d, time_limit: float | None = None) -> ExactResult:
         if lb >= ub or (left() is not None and left() <= 0):
             break
         eliminate(p, cost, mu, alive, float(ub), dom)
-    arcs = int(alive.sum())
     if lb >= ub:
-        return _result(p, w, d, order, ub, ub, t0, arcs, "")
+        return _result(p, w, d, order, ub, ub, t0, 0, "")
     if left() is not None and left() <= 0:
-        return _result(p, w, d, order, ub, lb, t0, arcs, f"time limit of {time_limit:g} s reached")
+        return _result(p, w, d, order, ub, lb, t0, 0, f"time limit of {time_limit:g} s reached")
     h, jobs, times = _mip(p, cost, alive, order, left())
     info = h.getInfo()
     if info.primal_solution_status == 2:
