@@ -33,7 +33,7 @@ def test_ti_equals_brute_force(case):
     assert r.value == brute_force_weighted(p, w, d) == weighted_tardiness(p, w, d, r.order)
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=25, deadline=None)
 @given(case=instances(max_n=8))
 def test_bounds_and_elimination_keep_the_optimum(case):
     """With and without the adjacent-pair dominance: the bound never exceeds the optimum, and after
@@ -77,7 +77,7 @@ def test_local_search_reports_its_order_and_never_worsens(case):
 
 def test_ti_agrees_with_proven_optima_on_wt40_and_bounds_under_a_short_limit():
     wset = load_weighted(shared_path("orlib_wt40"))
-    for i in (0, 11, 20):
+    for i in (0, 20):
         assert wset.proven[i]
         r = solve_ti(*wset.get(i), time_limit=60.0)
         assert r.optimal and r.value == wset.opt[i] == weighted_tardiness(*wset.get(i), r.order)
