@@ -51,6 +51,11 @@ class Task:
         The stored sets (test sets may lie outside the archive; a missing file is skipped).
     class_references
         The reference rules the report sets beside the champion, class by class.
+    exact_methods
+        The methods of ``solve_exact``, the default first (empty: the task has no exact solver).
+    best_known_opt
+        Whether a set's ``opt`` may hold a best-known value marked ``proven: false`` (the solved copy
+        of ``discover solve`` then records the best value found where it proves none).
     """
 
     name: ClassVar[str]
@@ -71,6 +76,8 @@ class Task:
     test_sets: ClassVar[tuple[Path, ...]] = ()
     test_ns: ClassVar[tuple[int, ...]] = ()
     class_references: ClassVar[tuple[str, ...]] = ()
+    exact_methods: ClassVar[tuple[str, ...]] = ()
+    best_known_opt: ClassVar[bool] = False
 
     # --- instances -------------------------------------------------------------------------------
     def load(self, path: str | os.PathLike[str]) -> Any:
@@ -125,6 +132,24 @@ class Task:
     def exact(self, *inputs: np.ndarray) -> int | None:
         """Return the optimum of one instance, or None where the task has no exact solver for it."""
         return None
+
+    def solve_exact(self, inputs: tuple[np.ndarray, ...], method: str, time_limit: float | None = None,
+                    **options: Any) -> Any:
+        """Solve one instance (its inputs in the order of ``fields``) exactly: an ``ExactResult``.
+
+        ``options`` are method-specific settings a solver may ignore (memo caps, clocks)."""
+        raise NotImplementedError(f"task {self.name} has no exact solver")
+
+    def with_solutions(self, iset: Any, opt: np.ndarray, proven: np.ndarray, extras: tuple[dict, ...]) -> Any:
+        """Return ``iset`` with ``opt`` and per-instance ``extras`` replaced (and ``proven``, where the
+        task keeps it apart from the extras)."""
+        return iset.with_fields(opt=opt, extras=extras)
+
+    def dumps(self, iset: Any) -> str:
+        """Serialise a set as its set file (compact, deterministic)."""
+        from evaluator.instances import dumps_set
+
+        return dumps_set(iset)
 
     def prompt(self, entry: str, **subs: str) -> str:
         """Return the problem, contract and helpers paragraphs of the system prompt."""

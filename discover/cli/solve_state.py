@@ -3,6 +3,9 @@
 The output is a copy of the input set with, per instance, ``status`` (``optimal``, ``time_limit``,
 ``memory_limit``, or ``unsolved`` for one not reached yet) and ``seconds``. A rerun with the same
 output reuses every instance recorded ``optimal`` for the same data and solves the others.
+Each function takes the set's task (``evaluator.tasks``; None: ΣT_j), which reads, compares and
+writes its own fields (a weighted set keeps ``w`` and ``proven``, and where no optimum is proven its
+``opt`` holds the best value known, marked ``proven: false``).
 """
 
 from __future__ import annotations
@@ -12,19 +15,20 @@ from pathlib import Path
 
 import numpy as np
 
+from evaluator import tasks
 from evaluator.exact import ExactResult
-from evaluator.instances import InstanceFileError, InstanceSet, load_set, save_set
+from evaluator.instances import InstanceFileError, InstanceSet, write_atomic
 
 UNSOLVED = "unsolved"
 CHECKPOINT_SECONDS = 10.0
 
 
-def _same_instances(a: InstanceSet, b: InstanceSet) -> bool:
-    return (a.count == b.count and np.array_equal(a.offsets, b.offsets) and np.array_equal(a.p, b.p)
-            and np.array_equal(a.d, b.d))
+def _same_instances(a: InstanceSet, b: InstanceSet, task: tasks.Task) -> bool:
+    return (a.count == b.count and np.array_equal(a.offsets, b.offsets)
+            and all(np.array_equal(x, y) for x, y in zip(task.columns(a), task.columns(b), strict=True)))
 
 
-def resumable(out: Path, iset: InstanceSet, method: str) -> dict[int, ExactResult]:
+def resumable(out: Path, iset: InstanceSet, method: str, task: str | None = None) -> dict[int, ExactResult]:
     """Return the optimal results recorded in an earlier output ``out`` of the same set.
 
     Raises
@@ -34,11 +38,12 @@ def resumable(out: Path, iset: InstanceSet, method: str) -> dict[int, ExactResul
     """
     if not out.exists():
         return {}
+    chosen = tasks.get(task)
     try:
-        prev = load_set(out)
+        prev = chosen.load(out)
     except InstanceFileError as e:
         raise ValueError(f"{e}; pass --restart to overwrite it") from None
-    if not _same_instances(prev, iset):
+    if not _same_instances(prev, iset, chosen):
         raise ValueError(f"{out} holds other instances than the input; pass --restart to overwrite it, "
                          "or -o another file")
     done = {}
@@ -66,21 +71,37 @@ def extras_of(old: dict, r: ExactResult | None, file_opt: int) -> dict:
     return ex
 
 
-def write_output(iset: InstanceSet, results: list[ExactResult | None], out: Path) -> None:
+def _opt_of(r: ExactResult | None, file_opt: int, file_proven: bool, best_known: bool) -> int:
+    """The solved copy's opt: the optimum where proven, else the file's (or, for a task that keeps
+    best-known values, the better of the file's unproven value and the best found)."""
+    if r is not None and r.optimal:
+        return r.value
+    if r is None or not best_known or file_proven:
+        return file_opt
+    return r.value if file_opt < 0 else min(file_opt, r.value)
+
+
+def write_output(iset: InstanceSet, results: list[ExactResult | None], out: Path, task: str | None = None
+                 ) -> None:
     """Write the solved copy (atomically): optima where proven, the file's values elsewhere."""
-    opt = np.array([r.value if (r is not None and r.optimal) else iset.opt[i] for i, r in enumerate(results)],
-                   dtype=np.int64)
+    chosen = tasks.get(task)
+    proven = chosen.proven(iset)
+    opt = np.array([_opt_of(r, int(iset.opt[i]), bool(proven[i]), chosen.best_known_opt)
+                    for i, r in enumerate(results)], dtype=np.int64)
+    new_proven = np.array([bool(r is not None and r.optimal) or bool(proven[i])
+                           for i, r in enumerate(results)])
     old = iset.extras or tuple({} for _ in range(iset.count))
     extras = tuple(extras_of(old[i], r, int(iset.opt[i])) for i, r in enumerate(results))
-    save_set(iset.with_fields(opt=opt, extras=extras), out)
+    write_atomic(out, chosen.dumps(chosen.with_solutions(iset, opt, new_proven, extras)))
 
 
 class Checkpoint:
     """Collects results as they arrive and rewrites the output at most every few seconds."""
 
-    def __init__(self, iset: InstanceSet, out: Path, done: dict[int, ExactResult]):
+    def __init__(self, iset: InstanceSet, out: Path, done: dict[int, ExactResult], task: str | None = None):
         self.iset = iset
         self.out = out
+        self.task = task
         self.results: list[ExactResult | None] = [done.get(i) for i in range(iset.count)]
         self.last = -CHECKPOINT_SECONDS  # the first result is written at once
         self.cost = 0.0
@@ -101,7 +122,7 @@ class Checkpoint:
         """Write the output now if anything new was solved since the last write."""
         t = time.monotonic()
         if self.dirty:
-            write_output(self.iset, self.results, self.out)
+            write_output(self.iset, self.results, self.out, self.task)
             self.dirty = False
         self.last = time.monotonic()
         self.cost = self.last - t

@@ -36,14 +36,25 @@ def solve_one(p, d, method: str = "bb", time_limit: float | None = None,
     raise ValueError(f"method = {method!r} must be one of {', '.join(METHODS)}")
 
 
-def _warm_up(method: str = "bb") -> None:
+def _warm_up(method: str = "bb", task: str | None = None) -> None:
     """Load (or compile) the numba kernels, so that no instance's time includes it."""
+    if task is not None:
+        from evaluator import tasks
+
+        chosen = tasks.get(task)
+        chosen.solve_exact(tuple(np.array(f, np.int64) for f in chosen.warm), method)
+        return
     solve_one(np.array([2, 1, 3]), np.array([1, 2, 0]), method="dp" if method == "dp" else "bb")
 
 
-def _worker(task: tuple) -> tuple[int, ExactResult]:
-    index, p, d, method, time_limit, memo_cap_mb, clock, policy = task
-    return index, solve_one(p, d, method, time_limit, memo_cap_mb, clock, policy)
+def _worker(job: tuple) -> tuple[int, ExactResult]:
+    index, task, inputs, method, time_limit, memo_cap_mb, clock, policy = job
+    if task is None:
+        return index, solve_one(*inputs, method, time_limit, memo_cap_mb, clock, policy)
+    from evaluator import tasks
+
+    return index, tasks.get(task).solve_exact(inputs, method, time_limit, memo_cap_mb=memo_cap_mb,
+                                              clock=clock, memo_policy=policy)
 
 
 def solve_set(
@@ -56,6 +67,7 @@ def solve_set(
     done: dict[int, ExactResult] | None = None,
     clock: str = "wall",
     memo_policy: str = "stop",
+    task: str | None = None,
 ) -> list[ExactResult]:
     """Solve every instance of a set; return the results in instance order.
 
@@ -83,6 +95,9 @@ def solve_set(
         What ``time_limit`` counts for ``bb``: ``"wall"`` or ``"cpu"`` seconds.
     memo_policy
         What ``bb`` does at its memo cap: ``"stop"`` or ``"reset"`` (see ``bb.solve``).
+    task
+        A registered task's name (``evaluator.tasks``): its ``solve_exact`` and ``exact_methods``
+        replace the ΣT_j methods above, and ``iset`` is that task's set. None: ΣT_j.
 
     Raises
     ------
@@ -90,8 +105,13 @@ def solve_set(
         On an unknown method, ``jobs < 1``, a non-positive time limit, or ``dp`` on a set with
         more than ``MAX_DP_JOBS`` jobs in an instance.
     """
-    if method not in METHODS:
-        raise ValueError(f"method = {method!r} must be one of {', '.join(METHODS)}")
+    methods = METHODS
+    if task is not None:
+        from evaluator import tasks
+
+        methods = tasks.get(task).exact_methods
+    if method not in methods:
+        raise ValueError(f"method = {method!r} must be one of {', '.join(methods)}")
     if jobs < 1:
         raise ValueError(f"jobs = {jobs} must be at least 1")
     check_time_limit(time_limit)
@@ -106,23 +126,23 @@ def solve_set(
     if bad:
         raise ValueError(f"done holds instance {bad[0]}, but the set has {total} instances")
     results: list[ExactResult | None] = [known.get(i) for i in range(total)]
-    tasks = [(i, *iset.get(i), method, time_limit, memo_cap_mb, clock, memo_policy)
-             for i in range(total) if i not in known]
-    if not tasks:
+    todo = [(i, task, tuple(iset.get(i)), method, time_limit, memo_cap_mb, clock, memo_policy)
+            for i in range(total) if i not in known]
+    if not todo:
         return results  # type: ignore[return-value]
-    _warm_up(method)  # before the workers start, so that they load the cache rather than compile
-    if jobs == 1 or len(tasks) <= 1:
-        for count, task in enumerate(tasks, start=len(known) + 1):
-            i, r = _worker(task)
+    _warm_up(method, task)  # before the workers start, so that they load the cache rather than compile
+    if jobs == 1 or len(todo) <= 1:
+        for count, job in enumerate(todo, start=len(known) + 1):
+            i, r = _worker(job)
             results[i] = r
             if progress is not None:
                 progress(count, total, i, r)
         return results  # type: ignore[return-value]
     ctx = multiprocessing.get_context("spawn")
-    pool = ProcessPoolExecutor(max_workers=min(jobs, len(tasks)), mp_context=ctx, initializer=_warm_up,
-                               initargs=(method,))
+    pool = ProcessPoolExecutor(max_workers=min(jobs, len(todo)), mp_context=ctx, initializer=_warm_up,
+                               initargs=(method, task))
     try:
-        futures = [pool.submit(_worker, task) for task in tasks]
+        futures = [pool.submit(_worker, job) for job in todo]
         for count, fut in enumerate(as_completed(futures), start=len(known) + 1):
             i, r = fut.result()
             r = dataclasses.replace(r)  # re-validates and makes the order read-only again

@@ -92,3 +92,21 @@ def solve_dp_weighted(p, w, d) -> ExactResult:
 def solve_mip_weighted(p, w, d, time_limit: float | None = None, spt_cuts: bool = True) -> ExactResult:
     """Solve one instance with the positional MIP on Σ w_j T_j (HiGHS, one thread)."""
     return solve_mip(p, d, time_limit=time_limit, spt_cuts=spt_cuts, w=w)
+
+
+METHODS = ("ti", "mip", "dp")
+"""The weighted exact methods, the default first: ``ti`` (``evaluator.weighted.ti``: Lagrangian bound,
+arc elimination, time-indexed MIP), ``mip`` (positional MIP), ``dp`` (subset DP, n ≤ 22)."""
+
+
+def solve_weighted(p, w, d, method: str = "ti", time_limit: float | None = None) -> ExactResult:
+    """Solve one instance with the named weighted method (``dp`` ignores ``time_limit``)."""
+    if method == "ti":
+        from evaluator.weighted.ti import solve_ti
+
+        return solve_ti(p, w, d, time_limit=time_limit)
+    if method == "mip":
+        return solve_mip_weighted(p, w, d, time_limit=time_limit)
+    if method == "dp":
+        return solve_dp_weighted(p, w, d)
+    raise ValueError(f"method = {method!r} must be one of {', '.join(METHODS)}")

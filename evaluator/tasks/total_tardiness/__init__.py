@@ -49,6 +49,7 @@ class TotalTardiness(Task):
     test_ns = (20, 100, 200, 500)
     test_sets = tuple(BASELINES_DIR / f"test_n{n}.json" for n in test_ns)
     class_references = ("MDD", "MDDC")
+    exact_methods = ("bb", "mip", "dp")
 
     def load(self, path: Any) -> Any:
         from evaluator.instances import load_set
@@ -72,6 +73,11 @@ class TotalTardiness(Task):
         from evaluator.exact import solve
 
         return int(solve(p, d).value)
+
+    def solve_exact(self, inputs: tuple, method: str, time_limit: float | None = None, **options: Any) -> Any:
+        from evaluator.exact import solve_one
+
+        return solve_one(*inputs, method, time_limit, **options)
 
 
 TASK = register(TotalTardiness())

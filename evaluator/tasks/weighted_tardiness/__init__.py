@@ -56,6 +56,8 @@ class WeightedTardiness(Task):
     test_ns = (40, 50, 100)
     test_sets = tuple(SHARED_DIR / f"orlib_wt{n}.json" for n in test_ns)
     class_references = ("WMDD", "Aug-WMDD")
+    exact_methods = ("ti", "mip", "dp")
+    best_known_opt = True
 
     def load(self, path: Any) -> Any:
         from evaluator.weighted.instances import load_weighted
@@ -87,6 +89,22 @@ class WeightedTardiness(Task):
         from evaluator.weighted.exact import MAX_DP_JOBS, solve_dp_weighted
 
         return int(solve_dp_weighted(p, w, d).value) if len(p) <= MAX_DP_JOBS else None
+
+    def solve_exact(self, inputs: tuple, method: str, time_limit: float | None = None, **options: Any) -> Any:
+        from evaluator.weighted.exact import solve_weighted
+
+        return solve_weighted(*inputs, method=method, time_limit=time_limit)
+
+    def with_solutions(self, iset: Any, opt: np.ndarray, proven: np.ndarray, extras: tuple[dict, ...]) -> Any:
+        from evaluator.weighted.instances import WeightedSet
+
+        base = iset.base.with_fields(opt=opt, extras=extras)
+        return WeightedSet(base, iset.w, np.asarray(proven, np.bool_))
+
+    def dumps(self, iset: Any) -> str:
+        import json
+
+        return json.dumps({"task": self.name, **iset.to_dict()}, separators=(",", ":")) + "\n"
 
 
 TASK = register(WeightedTardiness())

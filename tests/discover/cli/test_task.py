@@ -49,8 +49,8 @@ def test_evaluate_reads_the_task_of_the_file_or_the_flag(tmp_path):
     assert code == 1 and "three positional arguments (p, w, d)" in json.loads(stdout)["error"]
     code, _, err = run_cli("evaluate", str(wrong), "--instances", str(out), "--task", "nope")
     assert code == 2 and "option --task: unknown task 'nope'" in err
-    code, _, err = run_cli("solve", str(out))
-    assert code == 2 and "a weighted_tardiness set; `discover solve` solves total_tardiness sets" in err
+    code, stdout, _ = run_cli("solve", str(out), "-o", str(tmp_path / "w_solved.json"), "--json")
+    assert code == 0 and json.loads(stdout)["optimal"] == 25 and json.loads(stdout)["method"] == "ti"
     named = tmp_path / "named.json"
     named.write_text(json.dumps({"task": "no_such_task", "instances": []}))
     code, _, err = run_cli("evaluate", str(wrong), "--instances", str(named))
