@@ -15,7 +15,7 @@ from evaluator.weighted.local import descend, incumbent, kick_descend
 from evaluator.weighted.reference import brute_force_weighted
 from evaluator.weighted.ti import solve_ti
 from tests.conftest import shared_path
-from tests.test_weighted_rules import instances
+from tests.evaluator.weighted.test_rules import instances
 
 
 def _network(p, w, d):
