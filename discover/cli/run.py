@@ -53,7 +53,8 @@ def _duration(s: float | None) -> str:
 
 
 def _view(p: Progress | None) -> Table:
-    t = Table(title="discover run", show_header=False, box=None, padding=(0, 2))
+    t = Table(title="discover run" if p is None else f"discover run: {p.task}", show_header=False, box=None,
+              padding=(0, 2))
     if p is None:
         t.add_row("starting", "scoring the seed programs…")
         return t
