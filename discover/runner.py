@@ -57,6 +57,7 @@ class RunReport:
     usage_unknown: int = 0  # failed attempts whose usage the server did not report (billed, not counted)
     usage_capped: int = 0  # answers whose reported usage was implausible and was capped
     baseline: str = "MDD"  # the baseline's name
+    test_scores: dict[str, Any] | None = None  # another task's test sets, as the champion step scored them
 
 
 @dataclass
@@ -400,7 +401,7 @@ def _report(store: RunStore, reason: str, elapsed: float, search: float, control
         cost=counters.get("cost", 0.0), elapsed_s=elapsed, search_s=search, controller_ms=controller_ms,
         champion=store.get_state("champion"), last_llm_error=store.get_state("last_llm_error") or "",
         usage_unknown=counters.get("usage_unknown", 0), usage_capped=counters.get("usage_capped", 0),
-        baseline=task.baseline.upper())
+        baseline=task.baseline.upper(), test_scores=store.get_state("test_scores"))
 
 
 COMPARED = ("llm_calls", "programs", "prompts")  # at equal prompt, the LLM call explains the most

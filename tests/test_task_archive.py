@@ -14,6 +14,7 @@ from discover.archive import scoring as S
 from discover.archive.entries import load_entries
 from discover.archive.index import dumps_index, read_index
 from discover.paths import ARCHIVE_DIR
+from discover.store import RunStore
 from evaluator import tasks
 from evaluator.instances import save_set
 from evaluator.weighted.instances import weighted_from_arrays
@@ -47,6 +48,12 @@ def weighted_run(tmp_path_factory):
     return tmp / "run", tmp / "a", out
 
 
+def _champion(run_dir) -> str:
+    """Return the name the run's champion step gave its champion."""
+    with RunStore.open(run_dir) as s:
+        return s.get_state("champion")["name"]
+
+
 def _listing(archive) -> dict:
     code, out, err = run_cli("archive", "--archive", str(archive), "list", "--task", "weighted_tardiness",
                              "--json")
@@ -58,19 +65,21 @@ def test_the_weighted_run_promotes_over_the_best_weighted_reference_and_indexes_
     run_dir, archive, out = weighted_run
     flat = " ".join(out.split())
     assert "WMDD" in flat and "MDD " not in flat.replace("WMDD ", "")
-    champs = list((archive / "weighted_tardiness" / "champions").glob("*.py"))
-    assert len(champs) == 1 and not (archive / "champions").exists()  # the task's archive only
+    champs = [archive / "weighted_tardiness" / "champions" / f"{_champion(run_dir)}.py"]
+    assert champs[0].is_file() and not (archive / "champions").exists()  # the task's archive only
     assert "promoted to" in flat and champs[0].name in flat
     listing = _listing(archive)
     assert listing["task"] == "weighted_tardiness"
     rows = {r["id"]: r for r in listing["entries"]}
-    assert set(rows) == {"WSPT", "EDD", "WMDD", "ATC", "COVERT", "Aug-WMDD", champs[0].stem}
+    assert {"WSPT", "EDD", "WMDD", "ATC", "COVERT", "Aug-WMDD", champs[0].stem} <= set(rows)
+    assert {r["kind"] for k, r in rows.items() if k not in WT.rules()} == {"champion"}
     champ = rows[champs[0].stem]
     assert champ["kind"] == "champion" and champ["status"] == "ok" and champ["origin"].startswith("run #")
     present = [p.stem for p in WT.test_sets if p.is_file()]
     assert sorted(champ["scores"]) == sorted(present)
     if not present:
         pytest.skip(f"../shared/benchmarks not found ({SHARED}): no OR-Library scores to check")
+    assert "test sets (mean gap; best rule there): orlib_wt40 opt " in flat and "orlib_wt100 bk " in flat
     wt40 = champ["scores"]["orlib_wt40"]
     assert wt40["instances"] == 125 and wt40["proven"] == 124 and wt40["gap_best_known_pct"] is not None
     assert champ["scores"]["orlib_wt100"]["proven"] == 0  # wt100: best known values only
@@ -87,8 +96,8 @@ def test_the_weighted_run_promotes_over_the_best_weighted_reference_and_indexes_
 
 
 def test_show_diff_and_front_read_the_weighted_champion(weighted_run):
-    _, archive, _ = weighted_run
-    (champ,) = (p.stem for p in (archive / "weighted_tardiness" / "champions").glob("*.py"))
+    run_dir, archive, _ = weighted_run
+    champ = _champion(run_dir)
     base = ("archive", "--archive", str(archive))
     code, out, err = run_cli(*base, "show", champ, "--task", "weighted_tardiness")
     assert code == 0, err
@@ -101,6 +110,25 @@ def test_show_diff_and_front_read_the_weighted_champion(weighted_run):
     assert code == 0 and ("n = 40" in out or not (SHARED / "orlib_wt40.json").is_file())
     code, _, err = run_cli(*base, "show", champ)  # not in the ΣT_j archive
     assert code == 2 and f"no archive entry {champ!r}" in err
+
+
+def test_promote_takes_the_task_from_the_run_and_writes_into_its_archive(weighted_run):
+    run_dir, archive, _ = weighted_run
+    champ_code = {e.code for e in load_entries(archive / "weighted_tardiness") if not e.is_reference}
+    with RunStore.open(run_dir) as s:
+        written = s.programs("status = 'ok' AND operator NOT IN ('seed', 'reset', 'migrate')")
+    other = next(r.id for r in written if r.code not in champ_code)
+    code, out, err = run_cli("archive", "--archive", str(archive), "promote", str(run_dir), str(other),
+                             "--name", "second", "--force")
+    assert code == 0, out + err
+    path = archive / "weighted_tardiness" / "champions" / "second.py"
+    assert path.is_file() and '# task: "weighted_tardiness"' in path.read_text()
+    rows = {r["id"]: r for r in _listing(archive)["entries"]}
+    assert rows["second"]["status"] == "ok" and sorted(rows["second"]["scores"]) == sorted(
+        p.stem for p in WT.test_sets if p.is_file())
+    code, _, err = run_cli("archive", "--archive", str(archive / "weighted_tardiness"), "promote",
+                           str(run_dir), str(other), "--name", "third", "--force")  # the task's folder itself
+    assert code == 2 and "already archived as second" in err
 
 
 def test_add_scores_a_weighted_file_on_the_tasks_test_sets_and_refuses_a_total_tardiness_one(tmp_path):
@@ -148,3 +176,16 @@ def test_the_shipped_weighted_index_is_current_and_the_total_tardiness_index_rea
             sc = rec.scores[s.name]
             want = WT.values(s.iset, rules[name](s.iset)).tolist()
             assert sc.sha256 == s.sha256 and list(sc.values) == want, (name, s.name)
+
+
+def test_without_the_shared_sets_list_warns_and_add_says_which_files_are_missing(tmp_path, monkeypatch):
+    gone = tmp_path / "shared" / "orlib_wt40.json"
+    monkeypatch.setattr(type(WT), "test_sets", (gone,))
+    base = ("archive", "--archive", str(tmp_path / "a"))
+    code, out, err = run_cli(*base, "list", "--task", "weighted_tardiness")
+    assert code == 0 and f"warning:testsetnotfound:{gone}" in "".join(err.split())  # wrapped anywhere
+    mine = tmp_path / "mine.py"
+    mine.write_text("def schedule(p, w, d):\n    return list(range(len(p)))\n")
+    code, _, err = run_cli(*base, "add", str(mine), "--name", "plain", "--task", "weighted_tardiness")
+    assert code == 2 and f"no test set of weighted_tardiness found ({gone})" in err
+    assert not (tmp_path / "a" / "weighted_tardiness" / "champions" / "plain.py").exists()

@@ -119,6 +119,11 @@ def list_cmd(ctx: typer.Context, as_json: bool = typer.Option(False, "--json", h
         shown = ", ".join(s.name for s in sets) or "no stored test set yet"
         console.print(V.list_table(rows, f"{root}: {len(rows)} entries{_of_task(root)}, scored on {shown}",
                                    wide=console.width >= 120, unproven=unproven, cost_ref=_cost_ref(root)))
+    task = archive_task(root)
+    missing = [str(p) for p in task.test_sets if not Path(p).is_file()] if task.name != tasks.DEFAULT else []
+    if missing:
+        err_console.print(f"warning: test set not found: {', '.join(missing)}; the scores on it are the"
+                          " index's, unchecked", style="yellow", markup=False, highlight=False)
     unscored = [r.entry.id for r in rows if r.status == "not scored"]
     if unscored:
         err_console.print(f"warning: not scored yet: {', '.join(unscored)}; run `discover archive index"
