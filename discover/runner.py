@@ -57,6 +57,7 @@ class RunReport:
     usage_unknown: int = 0  # failed attempts whose usage the server did not report (billed, not counted)
     usage_capped: int = 0  # answers whose reported usage was implausible and was capped
     baseline: str = "MDD"  # the baseline's name
+    test_scores: dict[str, Any] | None = None  # another task's test sets, as the champion step scored them
 
 
 @dataclass
@@ -356,11 +357,11 @@ def _champion(cfg: Config, store: RunStore, sandbox: Any, train: Any, valid: Any
                         references=refs, out_dir=root / CHAMPION_DIR, alpha=ch.alpha,
                         promote=ch.promote, meta=meta, cost=cfg.cost, front=cfg.search.objective == "pareto",
                         task=task)
-    tests = None
-    if task.name != tasks.DEFAULT:  # the ΣT_j archive scores its test sets in its index instead
-        from discover.archive.task_tests import test_scores
+    tests = scores = None
+    if task.name != tasks.DEFAULT:  # the ΣT_j archive scores its (large) test sets in `archive index`
+        from discover.archive.task_tests import champion_tests
 
-        tests = test_scores(store.program(rep.program_id).code, sandbox, task, ev.entry)
+        tests, scores = champion_tests(store.program(rep.program_id).code, sandbox, task, ev.entry)
     with store.transaction():
         store.set_state("champion", rep.to_dict())
         if tests is not None:
@@ -368,6 +369,15 @@ def _champion(cfg: Config, store: RunStore, sandbox: Any, train: Any, valid: Any
         store.add_event("champion", program=rep.program_id, valid_gap=rep.valid_gap,
                         promoted=bool(rep.decision and rep.decision.promoted))
         store.set_state("status", "finished")
+    path = rep.decision.path if rep.decision is not None else None
+    if scores and path is not None:  # promoted: its test-set scores go into the task archive's index
+        from discover.archive.errors import ArchiveError
+        from discover.archive.promote import index_run_champion
+
+        try:
+            index_run_champion(root, path, scores, store.run_dir, rep.program_id)
+        except ArchiveError as e:  # the champion stays archived; `discover archive index` scores it
+            store.add_event("champion_not_indexed", program=rep.program_id, error=str(e))
     return rep
 
 
@@ -391,7 +401,7 @@ def _report(store: RunStore, reason: str, elapsed: float, search: float, control
         cost=counters.get("cost", 0.0), elapsed_s=elapsed, search_s=search, controller_ms=controller_ms,
         champion=store.get_state("champion"), last_llm_error=store.get_state("last_llm_error") or "",
         usage_unknown=counters.get("usage_unknown", 0), usage_capped=counters.get("usage_capped", 0),
-        baseline=task.baseline.upper())
+        baseline=task.baseline.upper(), test_scores=store.get_state("test_scores"))
 
 
 COMPARED = ("llm_calls", "programs", "prompts")  # at equal prompt, the LLM call explains the most

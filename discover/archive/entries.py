@@ -18,12 +18,22 @@ from pathlib import Path
 from typing import Any
 
 from discover.archive.errors import ArchiveError
-from discover.archive.layers import base_of
+from discover.archive.layers import archive_task, base_of
 from discover.programs import provenance
+from evaluator import tasks
 
 REFERENCES = {"edd": "EDD", "spt": "SPT", "mdd": "MDD", "psk": "PSK", "eddc": "EDDC", "mddc": "MDDC",
               "aug_mdd": "Aug-MDD", "aug_mddc": "Aug-MDDC"}
 """Reference file stem → rule name (the name ``evaluator.heuristics`` gives its numba version)."""
+
+
+def reference_names(root: str | Path) -> dict[str, str]:
+    """Return reference file stem → rule name, in the rules' usual order, for the archive's task: ΣT_j's
+    ``REFERENCES``; another task's rules named as files (``Aug-WMDD`` is ``aug_wmdd.py``)."""
+    task = archive_task(root)
+    if task.name == tasks.DEFAULT:
+        return REFERENCES
+    return {name.lower().replace("-", "_"): name for name in task.rules()}
 
 REFERENCE_DIR = "references"
 CHAMPION_DIR = "champions"
@@ -127,10 +137,11 @@ def load_entries(archive_dir: str | Path) -> list[Entry]:
     if not refs.is_dir() and not champs.is_dir():
         raise ArchiveError(f"{root}: not an archive folder "
                            f"(neither {REFERENCE_DIR}/ nor {CHAMPION_DIR}/ found)")
-    order = list(REFERENCES)
+    known = reference_names(root)
+    order = list(known)
     ref_files = sorted(refs.glob("*.py") if refs.is_dir() else (),
                        key=lambda p: (order.index(p.stem) if p.stem in order else len(order), p.stem))
-    out = [Entry(REFERENCES.get(p.stem, p.stem), "reference", p, _read(p)) for p in ref_files
+    out = [Entry(known.get(p.stem, p.stem), "reference", p, _read(p)) for p in ref_files
            if not p.name.startswith("_")]
     if champs.is_dir():
         out += [load_champion(p, root) for p in sorted(champs.glob("*.py")) if not p.name.startswith("_")]

@@ -192,7 +192,7 @@ def score_entry(entry: Entry, rel_path: str, sets: list[StoredSet], evaluator: A
     """
     if entry.problem:
         raise ArchiveError(entry.problem)
-    if entry.is_reference:
+    if entry.is_reference:  # by its numba twin, the rule of the sets' task
         scores = {s.name: with_python_seconds(score_reference(entry.id, s), entry.code, s) for s in sets}
     else:
         if evaluator is None:

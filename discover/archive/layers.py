@@ -27,6 +27,14 @@ def task_archive(root: str | Path, task: Task | str | None = None) -> Path:
     return Path(root) if task.name == tasks.DEFAULT else Path(root) / task.name
 
 
+def archive_task(root: str | Path) -> Task:
+    """Return the task whose archive a folder is: a folder named after a task other than the default
+    (``archive/weighted_tardiness``, ``$XDG_DATA_HOME/discover/archive/weighted_tardiness``) holds that
+    task's entries; any other folder holds total tardiness's."""
+    name = Path(root).name
+    return tasks.get(name if name != tasks.DEFAULT and name in tasks.names() else tasks.DEFAULT)
+
+
 def base_of(root: str | Path) -> Path | None:
     """Return the shipped archive a user archive is read on top of, or None for a standalone archive.
 

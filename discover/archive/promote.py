@@ -18,6 +18,7 @@ import numpy as np
 from discover.archive.entries import CHAMPION_DIR, Entry, load_champion, load_entries, taken
 from discover.archive.errors import ArchiveError
 from discover.archive.index import IndexEntry, origin_of, read_index, write_index
+from discover.archive.layers import archive_task, task_archive
 from discover.archive.lineage import lineage
 from discover.archive.runs import RunView
 from discover.archive.scoring import (
@@ -30,11 +31,9 @@ from discover.archive.scoring import (
 )
 from discover.programs import provenance
 from discover.search.champion import evaluator_digest, promote_candidate, run_label
-from evaluator import EVALUATOR_VERSION
-from evaluator.heuristics import NAMES, run_on_set
+from evaluator import EVALUATOR_VERSION, tasks
 from evaluator.instances import InstanceSet, write_atomic
-from evaluator.kernels import tardiness_of_set
-from evaluator.scoring import gaps_pct
+from evaluator.task import Task
 
 NAME_RE = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{0,79}")
 DEFAULT_VALID = "baselines/valid_n25.json"
@@ -111,13 +110,15 @@ def add_file(archive_dir: str | Path, file: str | Path, name: str, evaluator: An
     entries = load_entries(root)
     _check_name(name, entries)
     entry = str(meta.get("entry") or entry)
-    check_code(code, entry, str(file))
+    task = archive_task(root)
+    check_code(code, entry, str(file), task.fields)
     _check_new_code(code, entries)
     sets = require_sets(load_test_sets(root), root)
     scores = score_code(code, entry, sets, evaluator, str(file), timeout_s)
     hand_written = {"origin_run": "", "program_id": None, "parents": [], "model": None,
                     "operator": "hand-written", "source": file.name, "date": _now()}
-    meta = hand_written | meta | {  # a champion from elsewhere keeps its provenance
+    named = {} if task.name == tasks.DEFAULT else {"task": task.name}
+    meta = hand_written | meta | named | {  # a champion from elsewhere keeps its provenance
         "name": name, "entry": entry, "evaluator_version": EVALUATOR_VERSION,
         "evaluator_sha256": evaluator_digest(), "sets": {**meta.get("sets", {}), **_set_meta(sets)}}
     path = root / CHAMPION_DIR / f"{name}.py"
@@ -129,25 +130,45 @@ def add_file(archive_dir: str | Path, file: str | Path, name: str, evaluator: An
     return rec
 
 
+def index_champion(archive_dir: str | Path, path: Path, scores: dict[str, Any],
+                   lin: Any = None) -> IndexEntry:
+    """Record an archived champion file's test-set scores (and lineage) in the archive's index."""
+    root = Path(archive_dir)
+    champ = load_champion(path, root)
+    rel = path.relative_to(root) if path.is_relative_to(root) else path.resolve().relative_to(root.resolve())
+    rec = IndexEntry(champ.id, "champion", str(rel), champ.code_sha256, scores, origin_of(champ), lin)
+    write_index(root, read_index(root).with_entry(rec))
+    return rec
+
+
+def index_run_champion(archive_dir: str | Path, path: Path, scores: dict[str, Any], run_dir: str | Path,
+                       pid: int) -> IndexEntry:
+    """Index a champion the run's champion step just archived, with its lineage in the run."""
+    with RunView(run_dir) as view:
+        lin = lineage(view, pid)
+    return index_champion(archive_dir, path, scores, lin)
+
+
 # --- promotion from a run -----------------------------------------------------------------------------
 
-def _valid_set(view: RunView, root: Path) -> InstanceSet:
+def _valid_set(view: RunView, root: Path, task: Task) -> InstanceSet:
     from discover.search.fitness import SetError, load_scoring_set
 
     ev = view.config().get("evaluation", {})
-    path = Path(ev.get("valid_set") or root / DEFAULT_VALID)
+    default = root / DEFAULT_VALID if task.name == tasks.DEFAULT else task.valid_set
+    path = Path(ev.get("valid_set") or default)
     if not path.is_absolute() and not path.exists():
         path = root.resolve().parent / path
     try:
-        return load_scoring_set(path, int(ev.get("valid_subset", 0)), "evaluation.valid_set")
+        return load_scoring_set(path, int(ev.get("valid_subset", 0)), "evaluation.valid_set", task)
     except SetError as e:
         raise ArchiveError(f"{view.run_dir / 'config.toml'}: {e}") from None
 
 
 def _values(code: str, entry: str, iset: InstanceSet, evaluator: Any, source: str,
-            timeout_s: float) -> np.ndarray:
-    r = evaluator.evaluate(code, iset, entry=entry, timeout_s=timeout_s)
-    t = np.asarray(r.tardiness, dtype=np.int64)
+            timeout_s: float, task: Task) -> np.ndarray:
+    r = evaluator.evaluate(code, iset, entry=entry, timeout_s=timeout_s, task=task)
+    t = np.asarray(r.values, dtype=np.int64)
     if r.status != "ok" or t.shape != (iset.count,) or (t < 0).any():
         why = (r.error or "not a permutation of range(n)").strip().splitlines()[-1][:200]
         raise ArchiveError(f"{source}: {iset.name}: {r.status}: {why}")
@@ -155,17 +176,20 @@ def _values(code: str, entry: str, iset: InstanceSet, evaluator: Any, source: st
 
 
 def archive_valid_gaps(entries: list[Entry], valid: InstanceSet, evaluator: Any,
-                       timeout_s: float) -> dict[str, np.ndarray]:
-    """Return per-instance validation gaps of every trusted entry (references by their numba twins)."""
+                       timeout_s: float, task: Task | str | None = None) -> dict[str, np.ndarray]:
+    """Return per-instance validation gaps of every trusted entry (references by their numba twins, the
+    task's rules)."""
+    task = tasks.get(task)
+    rules = task.rules()
     out = {}
     for e in entries:
         if e.problem:
             continue
-        if e.is_reference and e.id in NAMES:
-            values = tardiness_of_set(valid, run_on_set(e.id, valid))
+        if e.is_reference and e.id in rules:
+            values = task.values(valid, rules[e.id](valid))
         else:
-            values = _values(e.code, e.entry, valid, evaluator, str(e.path.name), timeout_s)
-        out[e.id] = gaps_pct(values, valid.opt)
+            values = _values(e.code, e.entry, valid, evaluator, str(e.path.name), timeout_s, task)
+        out[e.id] = task.gaps(values, valid.opt)
     return out
 
 
@@ -189,7 +213,8 @@ def _pick(view: RunView, program: int | None) -> Any:
 def promote_program(archive_dir: str | Path, run_dir: str | Path, program: int | None, evaluator: Any,
                     name: str | None = None, force: bool = False, alpha: float | None = None,
                     timeout_s: float = DEFAULT_TIMEOUT_S) -> Promotion:
-    """Promote a run's program (default: the run's champion, else its best) into the archive.
+    """Promote a run's program (default: the run's champion, else its best) into the archive of the
+    run's task (``archive_dir`` itself for ΣT_j, else its subfolder named after the task).
 
     The program and the archive's trusted entries are scored on the run's validation set; the
     program is written only if it beats the best of them significantly (``discover.search.champion``'s
@@ -201,8 +226,13 @@ def promote_program(archive_dir: str | Path, run_dir: str | Path, program: int |
     ArchiveError
         On a bad run, program or name, or code that fails on a set.
     """
-    root = Path(archive_dir)
     with RunView(run_dir) as view:
+        task = view.task()
+        root = Path(archive_dir) if archive_task(archive_dir).name == task.name else \
+            task_archive(archive_dir, task)
+        if archive_task(root).name != task.name:
+            raise ArchiveError(f"{run_dir}: a {task.name} run; {archive_dir} is the archive of "
+                               f"{archive_task(archive_dir).name}")
         p = _pick(view, program)
         code = view.code(p.id) or ""
         cfg = view.config()
@@ -211,17 +241,19 @@ def promote_program(archive_dir: str | Path, run_dir: str | Path, program: int |
         entries = load_entries(root)
         _check_name(name, entries)
         _check_new_code(code, entries)
-        valid = _valid_set(view, root)
-        ref_gaps = archive_valid_gaps(entries, valid, evaluator, timeout_s)
+        valid = _valid_set(view, root, task)
+        ref_gaps = archive_valid_gaps(entries, valid, evaluator, timeout_s, task)
         if not ref_gaps:
             raise ArchiveError(f"{root}: the archive holds no trusted entry to compare with")
-        cand = gaps_pct(_values(code, entry, valid, evaluator, f"program #{p.id}", timeout_s), valid.opt)
+        cand = task.gaps(_values(code, entry, valid, evaluator, f"program #{p.id}", timeout_s, task),
+                         valid.opt)
         best_ref = min(ref_gaps, key=lambda k: (float(np.nanmean(ref_gaps[k])), k))
         a = alpha if alpha is not None else float(cfg.get("champion", {}).get("alpha", 0.05))
         meta = {"name": name, "origin_run": run_label(run_dir), "program_id": p.id,
                 "parents": list(p.parents),
                 "model": view.model_of_prompt(p.prompt) or cfg.get("llm", {}).get("model") or
-                cfg.get("llm", {}).get("kind"), "operator": p.operator, "date": _now(), "entry": entry,
+                cfg.get("llm", {}).get("kind"), **({} if task.name == tasks.DEFAULT else {"task": task.name}),
+                "operator": p.operator, "date": _now(), "entry": entry,
                 "evaluator_version": EVALUATOR_VERSION, "evaluator_sha256": evaluator_digest(),
                 "train_gap": p.gap}
         decision = promote_candidate(code, cand, ref_gaps[best_ref], meta=meta, reference=best_ref,
@@ -243,9 +275,6 @@ def promote_program(archive_dir: str | Path, run_dir: str | Path, program: int |
     else:
         meta |= {"forced": True, "decision": decision.reason}
         write_atomic(path, provenance.render(meta, code))
-    champ = load_champion(path, root)
-    rec = IndexEntry(champ.id, "champion", str(path.relative_to(root)), champ.code_sha256, scores,
-                     origin_of(champ), lin)
-    write_index(root, read_index(root).with_entry(rec))
+    rec = index_champion(root, path, scores, lin)
     return Promotion(p.id, name, decision.promoted, decision.reason, decision.candidate_gap, best_ref,
                      decision.reference_gap, rec, path)

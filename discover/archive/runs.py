@@ -15,6 +15,8 @@ from typing import Any
 
 from discover.archive.errors import ArchiveError
 from discover.store import ProgramRow, program_row
+from evaluator import tasks
+from evaluator.task import Task
 
 DB_FILE = "run.sqlite"
 CONFIG_FILE = "config.toml"
@@ -162,6 +164,10 @@ class RunView:
             return default
         rows = self._query("SELECT value FROM state WHERE key = ?", (key,))
         return default if not rows else _json(rows[0][0], default)
+
+    def task(self) -> Task:
+        """Return the run's task (a run from before tasks: total tardiness)."""
+        return tasks.get(self.state("task") or self.config().get("task") or tasks.DEFAULT)
 
     def config(self) -> dict[str, Any]:
         """Return the run's ``config.toml`` as a dict (empty when absent or unreadable)."""

@@ -1,9 +1,12 @@
 """Scores of archive entries on the stored test sets.
 
 Champions run in the sandbox (``evaluator.sandbox``). The references are scored with their numba
-twins from ``evaluator.heuristics`` (bit-identical orders, checked by the test suite and, on the
-smallest set, by ``verify_reference``): running Aug-MDD in plain Python on a whole n = 500 set
-takes long. Every seconds figure carries the mode it was measured in (``SetScore.mode``:
+twins, the task's rules (``evaluator.heuristics`` for ΣT_j; bit-identical orders, checked by the
+test suite and, on the smallest set, by ``verify_reference``): running Aug-MDD in plain Python on a
+whole n = 500 set takes long. A task other than ΣT_j scores on its own test sets, wherever they lie
+(weighted tardiness: the OR-Library sets in ``../shared/benchmarks``); a set whose ``opt`` is only
+the best known value on some instances has its gaps split by that (``SetScore.proven``). Every
+seconds figure carries the mode it was measured in (``SetScore.mode``:
 ``compiled`` or ``python``); a reference also carries the seconds of its plain-Python file on a
 few instances, so a Python champion's runtime is compared with the reference in Python too.
 """
@@ -23,13 +26,12 @@ from typing import Any
 import numpy as np
 
 from discover.archive.errors import ArchiveError
-from discover.archive.layers import sets_root
-from evaluator import pyparse
-from evaluator.heuristics import NAMES, run_on_set
-from evaluator.instances import InstanceSet
-from evaluator.kernels import tardiness_of_set, total_tardiness
+from discover.archive.layers import archive_task, sets_root
+from evaluator import pyparse, tasks
+from evaluator.instances import InstanceFileError, InstanceSet
 from evaluator.scoring import summarize
 from evaluator.stored import SPECS, read_stored
+from evaluator.task import Task
 
 TEST_SETS = tuple(s.name for s in SPECS if s.name.startswith("test_"))
 BASELINE_DIR = "baselines"
@@ -44,18 +46,29 @@ class StoredSet:
     iset: InstanceSet
     baselines: dict[str, list[int]]
     sha256: str
+    task: Task | None = None  # None: total tardiness
+
+    @property
+    def of(self) -> Task:
+        """The task the set's instances belong to."""
+        return tasks.get(self.task)
 
 
-def load_test_sets(archive_dir: str | Path, names: tuple[str, ...] = TEST_SETS) -> list[StoredSet]:
+def load_test_sets(archive_dir: str | Path, names: tuple[str, ...] | None = None) -> list[StoredSet]:
     """Return the stored test sets found in ``archive_dir/baselines`` (missing ones are skipped); a user
-    archive without its own ``baselines/`` reads the shipped archive's.
+    archive without its own ``baselines/`` reads the shipped archive's. The archive of another task
+    (``layers.archive_task``) reads that task's test sets (``Task.test_sets``) where they lie.
 
     Raises
     ------
     ArchiveError
         When a set file exists but cannot be read, or its content no longer matches its sha256.
     """
+    task = archive_task(archive_dir)
+    if task.name != tasks.DEFAULT:
+        return task_test_sets(task, names)
     out = []
+    names = TEST_SETS if names is None else names
     for name in names:
         path = sets_root(archive_dir) / BASELINE_DIR / f"{name}.json"
         if not path.exists():
@@ -68,8 +81,31 @@ def load_test_sets(archive_dir: str | Path, names: tuple[str, ...] = TEST_SETS) 
     return out
 
 
+def task_test_sets(task: Task, names: tuple[str, ...] | None = None) -> list[StoredSet]:
+    """Return the task's test sets that exist (``Task.test_sets``; named by their file stem).
+
+    Raises
+    ------
+    ArchiveError
+        When a set file exists but cannot be read (one line: file, instance, field).
+    """
+    out = []
+    for path in task.test_sets:
+        if Path(path).is_file() and (names is None or Path(path).stem in names):
+            try:
+                iset = task.load(path)
+            except InstanceFileError as e:
+                raise ArchiveError(str(e)) from None
+            out.append(StoredSet(Path(path).stem, iset, {}, iset.sha256(), task))
+    return out
+
+
 def require_sets(sets: list[StoredSet], archive_dir: str | Path) -> list[StoredSet]:
     """Return ``sets``, or raise ArchiveError saying how to build them when there are none."""
+    task = archive_task(archive_dir)
+    if not sets and task.name != tasks.DEFAULT:
+        where = ", ".join(str(p) for p in task.test_sets) or "(the task names none)"
+        raise ArchiveError(f"{archive_dir}: no test set of {task.name} found ({where})")
     if not sets:
         names = ", ".join(f"{n}.json" for n in TEST_SETS)
         raise ArchiveError(f"{sets_root(archive_dir) / BASELINE_DIR}: no stored test set ({names}); "
@@ -90,7 +126,7 @@ class ClassScore:
 
 @dataclass(frozen=True)
 class SetScore:
-    """One entry's scores on one stored set; ``values`` is the total tardiness per instance."""
+    """One entry's scores on one stored set; ``values`` is the task's objective per instance."""
 
     set: str
     sha256: str
@@ -106,6 +142,16 @@ class SetScore:
     values: tuple[int, ...]
     mode: str = ""  # what seconds_per_instance was measured in: "compiled", "python" ("" = not recorded)
     python_seconds_per_instance: float | None = None  # a reference's plain-Python file, on a sample
+    # Only on a set where some opt is the best known value, not a proven optimum (None elsewhere):
+    proven: int | None = None  # instances whose opt is proven optimal
+    gap_proven_pct: float | None = None  # mean gap to the optimum over those
+    gap_best_known_pct: float | None = None  # mean gap to the best known value over the others
+
+    def gap_label(self) -> str:
+        """Return what the gaps are to: ``opt`` (proven optima), ``bk`` (best known) or ``opt+bk``."""
+        if self.proven is None:
+            return "opt"
+        return "bk" if not self.proven else "opt+bk"
 
     def seconds_in(self, mode: str) -> float | None:
         """Return the seconds per instance measured in ``mode`` ("compiled" or "python"), if any."""
@@ -115,6 +161,9 @@ class SetScore:
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
+        if self.proven is None:  # every opt proven: the record reads as before
+            for k in ("proven", "gap_proven_pct", "gap_best_known_pct"):
+                del d[k]
         d["by_class"] = [[c.rdd, c.tf, c.instances, c.mean_gap_pct, c.optimal] for c in self.by_class]
         d["values"] = list(self.values)
         return d
@@ -128,6 +177,7 @@ class SetScore:
         kw["seconds_per_instance"] = float(d.get("seconds_per_instance") or 0.0)
         kw["runtime"] = str(d.get("runtime") or "")
         kw["mode"] = str(d.get("mode") or ("compiled" if kw["runtime"] == "numba" else ""))
+        kw["proven"] = int(d["proven"]) if isinstance(d.get("proven"), int) else None
         py = d.get("python_seconds_per_instance")
         kw["python_seconds_per_instance"] = float(py) if isinstance(py, (int, float)) else None
         return cls(**kw)
@@ -148,9 +198,28 @@ def set_score(values: np.ndarray, seconds_per_instance: float, stored: StoredSet
     values = np.asarray(values, dtype=np.int64)
     s = summarize(values, stored.iset)
     rows = tuple(ClassScore(r.rdd, r.tf, r.instances, _round(r.mean_gap_pct), r.optimal) for r in s.by_class)
-    return SetScore(stored.name, stored.sha256, stored.iset.n, s.instances, s.invalid, _round(s.mean_gap_pct),
-                    _round(s.max_gap_pct), s.optimal, float(f"{seconds_per_instance:.3g}"), runtime, rows,
-                    tuple(int(v) for v in values), mode)
+    score = SetScore(stored.name, stored.sha256, stored.iset.n, s.instances, s.invalid,
+                     _round(s.mean_gap_pct), _round(s.max_gap_pct), s.optimal,
+                     float(f"{seconds_per_instance:.3g}"), runtime, rows, tuple(int(v) for v in values), mode)
+    return with_proven_split(score, values, stored)
+
+
+def with_proven_split(score: SetScore, values: np.ndarray, stored: StoredSet) -> SetScore:
+    """Return the score with its gaps split into proven optima and best known values, where the set
+    has both kinds (unchanged where every opt is proven)."""
+    iset, task = stored.iset, stored.of
+    proven = task.proven(iset) & iset.has_opt
+    known = iset.has_opt & ~proven
+    if not known.any():
+        return score
+    gaps = task.gaps(values, iset.opt)
+
+    def mean(mask: np.ndarray) -> float | None:
+        g = gaps[mask & ~np.isnan(gaps)]
+        return _round(float(g.mean())) if g.size else None
+
+    return replace(score, proven=int(proven.sum()), gap_proven_pct=mean(proven),
+                   gap_best_known_pct=mean(known))
 
 
 def score_reference(name: str, stored: StoredSet) -> SetScore:
@@ -161,15 +230,17 @@ def score_reference(name: str, stored: StoredSet) -> SetScore:
     ArchiveError
         When the set's recorded baseline values differ from what the kernel computes now.
     """
-    if name not in NAMES:
-        raise ArchiveError(f"reference {name!r} has no numba twin in evaluator.heuristics (known: "
-                           f"{', '.join(NAMES)})")
-    iset = stored.iset
-    run_on_set(name, iset.subset([0]) if iset.count else iset)  # compile or load the cache first
+    task = stored.of
+    rules = task.rules()
+    if name not in rules:
+        raise ArchiveError(f"reference {name!r} has no numba twin among the rules of {task.name} (known: "
+                           f"{', '.join(rules)})")
+    iset, rule = stored.iset, rules[name]
+    rule(iset.subset([0]) if iset.count else iset)  # compile or load the cache first
     t0 = time.perf_counter()
-    orders = run_on_set(name, iset)
+    orders = rule(iset)
     seconds = (time.perf_counter() - t0) / max(iset.count, 1)
-    values = tardiness_of_set(iset, orders)
+    values = task.values(iset, orders)
     recorded = stored.baselines.get(name)
     if recorded is not None and list(recorded) != values.tolist():
         i = next(k for k, (a, b) in enumerate(zip(recorded, values.tolist(), strict=False)) if a != b)
@@ -190,10 +261,10 @@ def python_seconds(code: str, stored: StoredSet, sample: int = PYTHON_SAMPLE) ->
     exec(compile(code, "reference.py", "exec"), module.__dict__)  # noqa: S102 - the archive's own file
     fn = module.__dict__["schedule"]
     picks = np.unique(np.linspace(0, iset.count - 1, min(sample, iset.count)).astype(int))
-    inputs = [tuple(a.copy() for a in iset.get(int(i))) for i in picks]
+    inputs = [tuple(a.copy() for a in stored.of.instance(iset, int(i))) for i in picks]
     t0 = time.process_time()
-    for p, d in inputs:
-        fn(p, d)
+    for args in inputs:
+        fn(*args)
     return (time.process_time() - t0) / max(len(inputs), 1)
 
 
@@ -210,8 +281,13 @@ class LocalResult:
 
     status: str
     error: str
-    tardiness: np.ndarray
+    values: np.ndarray
     seconds: np.ndarray
+
+    @property
+    def tardiness(self) -> np.ndarray:
+        """The values under their ΣT_j name (as ``EvalResult`` has it)."""
+        return self.values
 
 
 class InProcessEvaluator:
@@ -223,8 +299,9 @@ class InProcessEvaluator:
     kind = "in-process"
 
     def evaluate(self, code: str, iset: InstanceSet, entry: str = "schedule",
-                 timeout_s: float | None = None) -> LocalResult:
-        """Run ``entry(p, d)`` of ``code`` on every instance; tardiness −1 where the order is invalid."""
+                 timeout_s: float | None = None, task: Task | str | None = None) -> LocalResult:
+        """Run ``entry`` of ``code`` on every instance's inputs; value −1 where the order is invalid."""
+        task = tasks.get(task)
         values = np.full(iset.count, -1, np.int64)
         seconds = np.zeros(iset.count)
         module = types.ModuleType("candidate")
@@ -234,17 +311,15 @@ class InProcessEvaluator:
         except Exception as e:  # noqa: BLE001 - the candidate's error, reported as such
             return LocalResult("error", f"{type(e).__name__}: {e}", values, seconds)
         for i in range(iset.count):
-            p, d = iset.get(i)
+            args = task.instance(iset, i)
             t0 = time.perf_counter()
             try:
-                order = np.asarray(fn(p.copy(), d.copy()), dtype=np.int64).ravel()
+                order = np.asarray(fn(*(a.copy() for a in args)), dtype=np.int64).ravel()
             except Exception as e:  # noqa: BLE001
                 return LocalResult("error", f"instance {i}: {type(e).__name__}: {e}", values, seconds)
             seconds[i] = time.perf_counter() - t0
-            try:
-                values[i] = total_tardiness(p, d, order)
-            except ValueError:
-                values[i] = -1
+            if order.shape == args[0].shape:
+                values[i] = task.values_at(iset, np.array([i], np.int64), order)[0]
         status = "ok" if (values >= 0).all() else "invalid_output"
         return LocalResult(status, "" if status == "ok" else "not a permutation of range(n)", values, seconds)
 
@@ -259,11 +334,11 @@ class _LazySandbox:
         self._sb: Any = None
 
     def evaluate(self, code: str, iset: InstanceSet, entry: str = "schedule",
-                 timeout_s: float | None = None) -> Any:
+                 timeout_s: float | None = None, task: Task | str | None = None) -> Any:
         """Score code on a set in the sandbox (see ``evaluator.sandbox.Sandbox.evaluate``)."""
         if self._sb is None:
             self._sb = self._factory(workers=self._workers, timeout_s=self._timeout_s)
-        return self._sb.evaluate(code, iset, entry=entry, timeout_s=timeout_s)
+        return self._sb.evaluate(code, iset, entry=entry, timeout_s=timeout_s, task=task)
 
     def close(self) -> None:
         """Stop the workers, if they were started."""
@@ -301,7 +376,7 @@ def evaluator_kind(ev: Any) -> str:
     return str(getattr(ev, "kind", "sandbox"))
 
 
-def check_code(code: str, entry: str, source: str) -> None:
+def check_code(code: str, entry: str, source: str, fields: tuple[str, ...] = ("p", "d")) -> None:
     """Refuse code that does not parse or breaks the sandbox's policy, with one line naming the file.
 
     Raises
@@ -314,13 +389,14 @@ def check_code(code: str, entry: str, source: str) -> None:
     except SyntaxError as e:
         raise ArchiveError(f"{source}: line {e.lineno}: {e.msg}") from None
     try:
-        from evaluator.sandbox import check_code as policy
+        from evaluator.sandbox.policy import inspect as policy
     except ImportError:
         policy = None
-    reason = policy(code, entry) if policy is not None else None
+    verdict = policy(code, entry, fields=fields) if policy is not None else None
+    reason = verdict.reason if verdict is not None and verdict.status != "ok" else None
     defined = {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}
     if reason is None and entry not in defined:
-        reason = f"defines no function {entry}(p, d)"
+        reason = f"defines no function {entry}({', '.join(fields)})"
     if reason:
         raise ArchiveError(f"{source}: {reason}")
 
@@ -337,8 +413,8 @@ def score_code(code: str, entry: str, sets: list[StoredSet], evaluator: Any, sou
     out = {}
     runtime = evaluator_kind(evaluator)
     for s in sets:
-        r = evaluator.evaluate(code, s.iset, entry=entry, timeout_s=timeout_s)
-        tard = np.asarray(r.tardiness, dtype=np.int64)
+        r = evaluator.evaluate(code, s.iset, entry=entry, timeout_s=timeout_s, task=s.of)
+        tard = np.asarray(r.values, dtype=np.int64)
         if r.status != "ok" or tard.shape != (s.iset.count,) or (tard < 0).any():
             bad = np.flatnonzero(tard < 0)
             where = f" (instance {int(bad[0])})" if r.status == "ok" and bad.size else ""

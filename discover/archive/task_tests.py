@@ -1,21 +1,21 @@
 """A task's test sets scored on the fly: its reference rules and any program, with gaps split by whether
 ``opt`` is proven optimal or only the best known value (OR-Library's larger weighted sets).
 
-The ΣT_j archive keeps its test-set scores in ``index.json`` (see ``discover.archive.index``); a task
-whose test sets lie outside the archive (weighted tardiness: ``../shared/benchmarks``) is scored here.
+The archive index (``discover.archive.index``) keeps every entry's test-set scores; this module gives
+a run's champion step the champion's and the rules' scores on the task's test sets in the form the run
+report shows (``test_scores`` in the run's state), and the champion's as the index keeps them.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from discover.archive.errors import ArchiveError
+from discover.archive.scoring import SetScore, score_code, task_test_sets
 from evaluator import tasks
-from evaluator.instances import InstanceFileError
 from evaluator.task import Task
 
 
@@ -37,15 +37,7 @@ class TestScore:
 
 def load_tests(task: Task | str | None = None) -> list[tuple[str, Any]]:
     """Return (name, set) of each of the task's test sets that exists; a bad file is an ArchiveError."""
-    task = tasks.get(task)
-    out = []
-    for path in task.test_sets:
-        if Path(path).is_file():
-            try:
-                out.append((Path(path).stem, task.load(path)))
-            except InstanceFileError as e:
-                raise ArchiveError(str(e)) from None
-    return out
+    return [(s.name, s.iset) for s in task_test_sets(tasks.get(task))]
 
 
 def _mean(a: np.ndarray) -> float | None:
@@ -66,14 +58,27 @@ def test_scores(code: str, evaluator: Any, task: Task | str | None = None, entry
                 timeout_s: float = 600.0) -> dict[str, Any]:
     """Return the JSON form of a champion's and the reference rules' scores on the task's test sets
     (``{"sets": [...], "champion": {set: score} or {"error": ...}, "references": {rule: {set: score}}}``)."""
-    sets = load_tests(task)
+    return champion_tests(code, evaluator, task, entry, timeout_s)[0]
+
+
+def champion_tests(code: str, evaluator: Any, task: Task | str | None = None, entry: str = "schedule",
+                   timeout_s: float = 600.0) -> tuple[dict[str, Any], dict[str, SetScore] | None]:
+    """Return ``test_scores``'s JSON form and the champion's scores as the archive index keeps them
+    (None where it failed on a set)."""
+    task = tasks.get(task)
+    stored = task_test_sets(task)
+    sets = [(s.name, s.iset) for s in stored]
     try:
-        champ: dict[str, Any] = {k: v.to_dict() for k, v in
-                                 score_program(code, evaluator, task, entry, sets, timeout_s).items()}
+        scores = score_code(code, entry, stored, evaluator, "the champion", timeout_s)
+        champ: dict[str, Any] = {s.name: _summary(scores[s.name], s.iset, task).to_dict() for s in stored}
     except ArchiveError as e:
-        champ = {"error": str(e)}
+        scores, champ = None, {"error": str(e).removeprefix("the champion: ")}
     refs = {r: {k: v.to_dict() for k, v in by.items()} for r, by in score_rules(task, sets).items()}
-    return {"sets": [s for s, _ in sets], "champion": champ, "references": refs}
+    return {"sets": [s for s, _ in sets], "champion": champ, "references": refs}, scores
+
+
+def _summary(sc: SetScore, iset: Any, task: Task) -> TestScore:
+    return score_values(np.asarray(sc.values, dtype=np.int64), sc.set, iset, task)
 
 
 def score_rules(task: Task | str | None = None, sets: list[tuple[str, Any]] | None = None,
@@ -84,24 +89,3 @@ def score_rules(task: Task | str | None = None, sets: list[tuple[str, Any]] | No
     rules = task.rules()
     return {name: {s: score_values(task.values(iset, rules[name](iset)), s, iset, task) for s, iset in sets}
             for name in (names or tuple(rules))}
-
-
-def score_program(code: str, evaluator: Any, task: Task | str | None = None, entry: str = "schedule",
-                  sets: list[tuple[str, Any]] | None = None,
-                  timeout_s: float = 600.0) -> dict[str, TestScore]:
-    """Return set → score of a program run in the sandbox on the task's test sets.
-
-    Raises
-    ------
-    ArchiveError
-        ``<set>: <status>: <error>`` at the first set where the program fails.
-    """
-    task = tasks.get(task)
-    out = {}
-    for s, iset in load_tests(task) if sets is None else sets:
-        r = evaluator.evaluate(code, iset, entry=entry, timeout_s=timeout_s, task=task)
-        if r.status != "ok":
-            why = (r.error or r.status).strip().splitlines()[-1]
-            raise ArchiveError(f"{s}: {r.status}: {why}")
-        out[s] = score_values(np.asarray(r.values, dtype=np.int64), s, iset, task)
-    return out

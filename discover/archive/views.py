@@ -47,6 +47,9 @@ class Row:
                                  "max_gap_pct": s.max_gap_pct, "optimal": s.optimal,
                                  "seconds_per_instance": s.seconds_per_instance, "runtime": s.runtime,
                                  "mode": s.mode, "python_seconds_per_instance": s.python_seconds_per_instance}
+            if s.proven is not None:  # opt is the best known value on some instances
+                d["scores"][name] |= {"proven": s.proven, "gap_proven_pct": s.gap_proven_pct,
+                                      "gap_best_known_pct": s.gap_best_known_pct}
         return d
 
 
@@ -82,11 +85,12 @@ def _gap(x: float | None) -> str:
 
 
 def list_table(rows: list[Row], title: str, wide: bool = False,
-               unproven: dict[str, int] | None = None) -> Table:
+               unproven: dict[str, int] | None = None, cost_ref: str = "Aug-MDDC") -> Table:
     """Return the archive table, rows already sorted; ``wide`` adds max gap and optimal counts.
 
     ``unproven`` counts, per set, the instances whose stored optimum is only the best known value:
-    their columns are marked † and the caption says what that means.
+    their columns are marked † and the caption says what that means. ``cost_ref`` is the reference
+    the cost ratio is to (the task's cost reference).
     """
     recs = [r.rec for r in rows if r.rec]
     refs = [r for r in recs if r.kind == "reference"]
@@ -97,12 +101,12 @@ def list_table(rows: list[Row], title: str, wide: bool = False,
         labels[name] += "†"
     caption = ("n=…: mean gap % to the optimum on that stored test set; mean: their average (the sort key);"
                " s/inst at the largest n, in the mode it was measured in (c: compiled, py: Python;"
-               " references: numba kernels; champions: in the sandbox); × Aug-MDDC: s/inst over"
-               " Aug-MDDC's at that n in the same mode; dominates: per n, the references with a higher gap"
+               f" references: numba kernels; champions: in the sandbox); × {cost_ref}: s/inst over"
+               f" {cost_ref}'s at that n in the same mode; dominates: per n, the references with a higher gap"
                " and no lower s/inst in the same mode")
     for name, k in marked.items():
         caption += (f"\n{labels[name]}: {k} optima of {name} are not proven; there the gap is to the best "
-                    "known value, so it may understate the gap to the optimum")
+                    "known value, so it may understate the gap to the optimum (`show` splits the two)")
     t = Table(title=title, box=box.SIMPLE_HEAD, collapse_padding=True, pad_edge=False, caption_justify="left",
               caption=caption)
     t.add_column("id", style="bold", no_wrap=True, min_width=max([len(r.entry.id) for r in rows] + [2]))
@@ -113,7 +117,7 @@ def list_table(rows: list[Row], title: str, wide: bool = False,
         t.add_column("max %", justify="right", no_wrap=True)
         t.add_column("optimal", justify="right", no_wrap=True)
     t.add_column("s/inst", justify="right", no_wrap=True)
-    t.add_column("× Aug-MDDC", justify="right", no_wrap=True)
+    t.add_column(f"× {cost_ref}", justify="right", no_wrap=True)
     t.add_column("dominates", overflow="fold")
     t.add_column("status", no_wrap=True, min_width=max([len(r.status) for r in rows] + [6]))
     t.add_column("origin", overflow="fold")
@@ -129,7 +133,7 @@ def list_table(rows: list[Row], title: str, wide: bool = False,
             extra = [_gap(max_gap(rec) if rec else None), f"{opt}/{count}" if rec else "-"]
         t.add_row(Text(r.entry.id), *gaps, _gap(rec.test_gap() if rec else None), *extra,
                   _secs_mode(last.seconds_per_instance, last.mode) if last else "-",
-                  ratio_text(rec, refs) if rec else "-",
+                  ratio_text(rec, refs, cost_ref) if rec else "-",
                   Text(dominates_text(rec, refs) if rec else "-"), status, Text(r.entry.origin))
     return t
 
@@ -142,7 +146,8 @@ def header_panel(entry: Entry, status: str, detail: str) -> Panel:
     t.append(status, style=STATUS_STYLE.get(status, ""))
     t.append(f" {detail}" if detail else "")
     if entry.is_reference:
-        t.append("\na plain-Python reference rule; scored with its numba twin in evaluator.heuristics")
+        t.append("\na plain-Python reference rule; scored with its numba twin (evaluator.heuristics for ΣT_j,"
+                 " the task's rules for another task)")
     m = entry.meta
     for key in ("origin_run", "program_id", "parents", "operator", "model", "date", "entry",
                 "evaluator_version", "train_gap", "valid_gap", "reference", "reference_gap", "p_value"):
@@ -190,6 +195,29 @@ def score_table(rec: IndexEntry, others: list[IndexEntry]) -> Table:
     return t
 
 
+def proven_table(rec: IndexEntry, others: list[IndexEntry]) -> Table:
+    """Return, per set whose opt is the best known value on some instances, the mean gap % of ``rec`` and
+    the others to the proven optima and, apart, to the best known values."""
+    names = [n for n in set_names(rec, *others) if n in rec.scores and rec.scores[n].proven is not None]
+    t = _table(f"{rec.id}: mean gap % to proven optima (opt) and to best known values (bk) per set")
+    for col in ("set", "n", "to", "instances"):
+        t.add_column(col, justify="right" if col in ("n", "instances") else "left", no_wrap=True)
+    for r in [rec, *others]:
+        t.add_column(Text(r.id, style="bold cyan" if r is rec else ""), justify="right", no_wrap=True)
+    for name in names:
+        s = rec.scores[name]
+        for kind, count, field in (("opt", s.proven or 0, "gap_proven_pct"),
+                                   ("bk", s.instances - (s.proven or 0), "gap_best_known_pct")):
+            if count:
+                cells = [_gap(getattr(r.scores[name], field)) if name in r.scores else "-"
+                         for r in [rec, *others]]
+                t.add_row(name, str(s.n), kind, str(count), *cells)
+    t.caption = ("bk: the set's opt there is only the best known value (not proven optimal), so a gap to it"
+                 " may understate the gap to the optimum; a negative one is a value below it")
+    t.caption_justify = "left"
+    return t
+
+
 def tally_table(rec: IndexEntry, others: list[IndexEntry]) -> Table:
     """Return, per n, how many instances ``rec`` does better / equal / worse than each other entry."""
     names = set_names(rec, *others)
@@ -219,6 +247,8 @@ def class_table(rec: IndexEntry, others: list[IndexEntry], set_name: str | None)
     for r in cols:
         t.add_column(r.id, justify="right", style="bold" if r is rec else "")
     classes = sorted({k for g in gaps for k in g})
+    if not classes:
+        t.caption = "no instance of these sets records its (RDD, TF) class"
     for c in classes:
         vals = [g.get(c) for g in gaps]
         best = min((v for v in vals if v is not None), default=None)

@@ -16,13 +16,13 @@ from discover.archive.costs import cost_ratios, dominated, front_svg, fronts
 from discover.archive.entries import find_entry, load_entries
 from discover.archive.errors import ArchiveError
 from discover.archive.index import INDEX_FILE, IndexEntry, entry_status, read_index, refresh_index
-from discover.archive.layers import own_ids
+from discover.archive.layers import archive_task, own_ids, task_archive
 from discover.archive.scoring import DEFAULT_TIMEOUT_S, load_test_sets, open_evaluator
 from discover.cli.common import ADDRESS_HELP, EXECUTOR_HELP, UserError, console, err_console, print_json
 from discover.executors import ExecutorError
 from discover.paths import ARCHIVE_DIR, user_archive_dir
+from evaluator import tasks
 from evaluator.instances import write_atomic
-from evaluator.stored import proven_mask
 
 archive_app = typer.Typer(no_args_is_help=True, add_completion=False,
                           help="The archive of heuristics: reference rules and champions with their scores.")
@@ -36,8 +36,20 @@ def _user_errors() -> Iterator[None]:
         raise UserError(str(e)) from None
 
 
-def _root(ctx: typer.Context) -> Path:
-    return ctx.obj["archive_dir"]
+TASK_HELP = ("The task whose archive to use (total_tardiness, weighted_tardiness, ...): another task's"
+             " archive is the archive folder's subfolder of its name, scored on the task's test sets")
+
+
+def _task_option() -> Any:
+    return typer.Option(tasks.DEFAULT, "--task", help=TASK_HELP)
+
+
+def _root(ctx: typer.Context, task: str = tasks.DEFAULT) -> Path:
+    """Return the archive of ``task`` inside the archive folder the group was given."""
+    try:
+        return task_archive(ctx.obj["archive_dir"], task)
+    except tasks.UnknownTask as e:
+        raise UserError(f"option --task: {e}") from None
 
 
 def _rows(root: Path) -> tuple[list[V.Row], list[Any]]:
@@ -90,33 +102,32 @@ def _group(ctx: typer.Context,
 
 @archive_app.command("list")
 def list_cmd(ctx: typer.Context, as_json: bool = typer.Option(False, "--json", help="Print JSON."),
-             task: str = typer.Option("total_tardiness", "--task", help="The task whose archive to list:"
-                                      " another than total_tardiness is scored now on its test sets"),
-             ) -> None:
+             task: str = _task_option()) -> None:
     """List every entry sorted by mean test gap, with runtime, origin and integrity status."""
-    root = _root(ctx)
-    if task != "total_tardiness":
-        from discover.cli.archive_task import list_task
-
-        with _user_errors():
-            list_task(root, task, as_json)
-        return
+    root = _root(ctx, task)
     with _user_errors():
         rows, sets = _rows(root)
-    unproven = {s.name: int((~proven_mask(s.iset)).sum()) for s in sets}
+    unproven = {s.name: int((~s.of.proven(s.iset)).sum()) for s in sets}
     if as_json:
         refs = [r.rec for r in rows if r.rec and r.rec.kind == "reference"]
         entries = [r.to_dict() | ({"cost_ratio": cost_ratios(r.rec, refs),
                                    "dominates": dominated(r.rec, refs)} if r.rec else {}) for r in rows]
-        print_json({"archive": str(root), "sets": {s.name: s.sha256 for s in sets},
+        print_json({"archive": str(root), "task": archive_task(root).name,
+                    "sets": {s.name: s.sha256 for s in sets},
                     "unproven": {k: v for k, v in unproven.items() if v}, "entries": entries})
     else:
         shown = ", ".join(s.name for s in sets) or "no stored test set yet"
-        console.print(V.list_table(rows, f"{root}: {len(rows)} entries, scored on {shown}",
-                                   wide=console.width >= 120, unproven=unproven))
+        console.print(V.list_table(rows, f"{root}: {len(rows)} entries{_of_task(root)}, scored on {shown}",
+                                   wide=console.width >= 120, unproven=unproven, cost_ref=_cost_ref(root)))
+    task = archive_task(root)
+    missing = [str(p) for p in task.test_sets if not Path(p).is_file()] if task.name != tasks.DEFAULT else []
+    if missing:
+        err_console.print(f"warning: test set not found: {', '.join(missing)}; the scores on it are the"
+                          " index's, unchecked", style="yellow", markup=False, highlight=False)
     unscored = [r.entry.id for r in rows if r.status == "not scored"]
     if unscored:
-        err_console.print(f"warning: not scored yet: {', '.join(unscored)}; run `discover archive index`",
+        err_console.print(f"warning: not scored yet: {', '.join(unscored)}; run `discover archive index"
+                          f"{_task_flag(root)}`",
                           style="yellow", markup=False, highlight=False)
     for r in rows:
         if r.status == "stale":
@@ -127,12 +138,30 @@ def list_cmd(ctx: typer.Context, as_json: bool = typer.Option(False, "--json", h
         raise UserError(f"{bad[0].entry.problem}{more}")
 
 
+def _of_task(root: Path) -> str:
+    task = archive_task(root)
+    return "" if task.name == tasks.DEFAULT else f" of {task.name} ({task.title})"
+
+
+def _task_flag(root: Path) -> str:
+    task = archive_task(root)
+    return "" if task.name == tasks.DEFAULT else f" --task {task.name}"
+
+
+def _cost_ref(root: Path) -> str:
+    """Return the rule name of the task's cost reference (``Aug-MDDC`` for ΣT_j)."""
+    from discover.archive.entries import reference_names
+
+    stem = archive_task(root).cost_reference
+    return reference_names(root).get(stem, stem)
+
+
 @archive_app.command("front")
 def front_cmd(ctx: typer.Context,
-              html: Path = typer.Option(None, "--html", help="Also write the scatter plots to this file.")
-              ) -> None:
+              html: Path = typer.Option(None, "--html", help="Also write the scatter plots to this file."),
+              task: str = _task_option()) -> None:
     """Show mean test gap against seconds per instance per n, with the Pareto front."""
-    root = _root(ctx)
+    root = _root(ctx, task)
     with _user_errors():
         rows, _ = _rows(root)
     recs = [r.rec for r in rows if r.rec]
@@ -159,9 +188,10 @@ def front_cmd(ctx: typer.Context,
 @archive_app.command("show")
 def show_cmd(ctx: typer.Context, ident: str = typer.Argument(..., metavar="ID"),
              n: int = typer.Option(0, "--n", help="Class table on the test set of this n (default: all)."),
-             as_json: bool = typer.Option(False, "--json", help="Print the index record as JSON.")) -> None:
+             as_json: bool = typer.Option(False, "--json", help="Print the index record as JSON."),
+             task: str = _task_option()) -> None:
     """Show an entry: provenance, code, scores against every reference, per-class table and lineage."""
-    root = _root(ctx)
+    root = _root(ctx, task)
     with _user_errors():
         rows, _ = _rows(root)
         row = _find(rows, ident)
@@ -178,6 +208,8 @@ def show_cmd(ctx: typer.Context, ident: str = typer.Argument(..., metavar="ID"),
     else:
         refs = [r.rec for r in rows if r.entry.is_reference and r.rec and r.entry is not entry]
         console.print(V.score_table(row.rec, refs))
+        if any(s.proven is not None for s in row.rec.scores.values()):
+            console.print(V.proven_table(row.rec, refs))
         console.print(V.tally_table(row.rec, refs))
         set_name = _set_of_n(row.rec, n)
         console.print(V.class_table(row.rec, refs, set_name))
@@ -197,10 +229,10 @@ def _set_of_n(rec: IndexEntry, n: int) -> str | None:
 @archive_app.command("diff")
 def diff_cmd(ctx: typer.Context, a: str = typer.Argument(..., metavar="A"),
              b: str = typer.Argument(..., metavar="B"),
-             n: int = typer.Option(0, "--n", help="Class table on the test set of this n (default: all).")
-             ) -> None:
+             n: int = typer.Option(0, "--n", help="Class table on the test set of this n (default: all)."),
+             task: str = _task_option()) -> None:
     """Show the code diff of two entries and their score deltas (per n and per class)."""
-    root = _root(ctx)
+    root = _root(ctx, task)
     with _user_errors():
         rows, _ = _rows(root)
         ra, rb = _find(rows, a), _find(rows, b)
@@ -218,12 +250,12 @@ def add_cmd(ctx: typer.Context, file: Path = typer.Argument(..., metavar="FILE.p
             name: str = typer.Option(..., "--name", help="The champion's name (file champions/NAME.py)."),
             entry: str = typer.Option("schedule", "--entry", help="The function to call."),
             timeout: float = typer.Option(DEFAULT_TIMEOUT_S, "--timeout",
-                                          help="CPU-time budget per stored set.")
-            ) -> None:
+                                          help="CPU-time budget per stored set."),
+            task: str = _task_option()) -> None:
     """Score a hand-written heuristic in the sandbox on the stored test sets, then archive it."""
     from discover.archive.promote import add_file
 
-    root = _root(ctx)
+    root = _root(ctx, task)
     with _user_errors(), _evaluator(timeout) as ev:
         rec = add_file(root, file, name, ev, entry=entry, timeout_s=timeout)
     _scored_line(rec, f"archived {file} as {root / rec.path}")
@@ -245,7 +277,8 @@ def promote_cmd(ctx: typer.Context, run_dir: Path = typer.Argument(..., metavar=
                 timeout: float = typer.Option(DEFAULT_TIMEOUT_S, "--timeout",
                                          help="CPU-time budget per stored set.")
                 ) -> None:
-    """Promote a run's program: validation test against the archive's best, then test-set scores."""
+    """Promote a run's program: validation test against the archive's best, then test-set scores (the run's
+    task decides the archive: another task's is the archive folder's subfolder of its name)."""
     from discover.archive.promote import promote_program
 
     root = _root(ctx)
@@ -268,12 +301,13 @@ def index_cmd(ctx: typer.Context,
               timeout: float = typer.Option(DEFAULT_TIMEOUT_S, "--timeout",
                                          help="CPU-time budget per stored set."),
               executor: str = typer.Option("local", "--executor", help=EXECUTOR_HELP),
-              ray_address: str = typer.Option("", "--ray-address", help=ADDRESS_HELP)) -> None:
+              ray_address: str = typer.Option("", "--ray-address", help=ADDRESS_HELP),
+              task: str = _task_option()) -> None:
     """Score the entries missing from index.json or stale there, on the stored test sets."""
     from discover.archive.lineage import champion_lineage
     from discover.archive.scoring import require_sets
 
-    root = _root(ctx)
+    root = _root(ctx, task)
     with _user_errors():
         entries = load_entries(root)
         sets = require_sets(load_test_sets(root), root)
@@ -294,7 +328,8 @@ def index_cmd(ctx: typer.Context,
                  if e.id not in own and entry_status(e, index.get(e.id), sets)[0] != "ok"]
         if stale:
             err_console.print(f"warning: the shipped archive's scores of {', '.join(stale)} are not current;"
-                              f" `discover archive --archive {ARCHIVE_DIR} index` rescores them there",
+                              f" `discover archive --archive {ARCHIVE_DIR} index{_task_flag(root)}`"
+                              " rescores them there",
                               style="yellow", markup=False, highlight=False)
     if notes:
         raise UserError(notes[0] + (f" (and {len(notes) - 1} more)" if len(notes) > 1 else ""))

@@ -1,4 +1,5 @@
-"""`discover baselines`: score the classic rules and the study's heuristics on a set."""
+"""`discover baselines`: score a task's reference rules on a set (ΣT_j: the classic rules and the study's
+heuristics), the task chosen through the registry: ``--task``, else the file's (``evaluator.tasks``)."""
 
 from __future__ import annotations
 
@@ -7,23 +8,24 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from discover.cli.common import UserError, console, print_json
+from discover.cli.common import TASK_HELP, UserError, console, load_task_set, print_json
 from discover.paths import ARCHIVE_DIR
+from evaluator import tasks
 from evaluator.baselines import score_baselines
 from evaluator.heuristics import NAMES
-from evaluator.instances import InstanceFileError, load_set
+from evaluator.instances import InstanceSet
+from evaluator.task import Task
 
 
 def _fmt(x: float | None, digits: int = 2) -> str:
     return "-" if x is None else f"{x:.{digits}f}"
 
 
-def show_scores(path: Path, as_json: bool, names: tuple[str, ...]) -> None:
-    """Print the baseline table (or JSON) for one set file."""
-    try:
-        iset = load_set(path)
-    except InstanceFileError as e:
-        raise UserError(str(e)) from None
+def show_scores(iset: InstanceSet, as_json: bool, names: tuple[str, ...] = NAMES) -> None:
+    """Print the baseline table (or JSON) of the ΣT_j rules on one set."""
+    unknown = [h for h in names if h not in NAMES]
+    if unknown:
+        raise UserError(f"option --heuristics: unknown {unknown[0]!r}; known: {', '.join(NAMES)}")
     scores = score_baselines(iset, names)
     with_opt = bool(iset.has_opt.any())
     if as_json:
@@ -55,33 +57,65 @@ def show_scores(path: Path, as_json: bool, names: tuple[str, ...]) -> None:
     console.print(table)
 
 
+def show_rules(task: Task, iset: object, as_json: bool, names: tuple[str, ...] = ()) -> None:
+    """Print the mean gap of a task's rules on one set (a task without a table of its own)."""
+    from evaluator.scoring import summarize
+
+    rules = task.rules()
+    unknown = [h for h in names if h not in rules]
+    if unknown or not rules:
+        raise UserError(f"option --heuristics: unknown {unknown[0]!r}; known: {', '.join(rules)}" if unknown
+                        else f"task {task.name} has no reference rules to score")
+    rows = {name: summarize(task.values(iset, rules[name](iset)), iset) for name in names or tuple(rules)}
+    if as_json:
+        print_json({"set": iset.name, "task": task.name, "instances": iset.count, "n": iset.n,
+                    "heuristics": {k: {"mean_gap_pct": s.mean_gap_pct, "max_gap_pct": s.max_gap_pct,
+                                       "optimal": s.optimal} for k, s in rows.items()}})
+        return
+    table = Table(title=f"{iset.name} ({task.title}, {task.objective}): {iset.count} instances")
+    for col in ("rule", "mean gap %", "max gap %", "optimal"):
+        table.add_column(col, justify="left" if col == "rule" else "right")
+    for name, s in rows.items():
+        table.add_row(name, _fmt(s.mean_gap_pct), _fmt(s.max_gap_pct), str(s.optimal))
+    console.print(table)
+
+
+def _weighted(task: Task, iset: object, as_json: bool, names: tuple[str, ...]) -> None:
+    from discover.cli.baselines_weighted import show_weighted
+
+    show_weighted(iset, as_json, names or tuple(task.rules()))
+
+
+TABLES = {"total_tardiness": lambda task, iset, as_json, names: show_scores(iset, as_json, names or NAMES),
+          "weighted_tardiness": _weighted}
+"""The tasks with a table of their own; any other registered task gets ``show_rules``."""
+
+
 def register(app: typer.Typer) -> None:
     @app.command("baselines")
     def baselines(
         target: str = typer.Argument(..., help="A set file (JSON), or 'build' to remake the stored sets."),
         as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
         heuristics: str = typer.Option(
-            ",".join(NAMES), "--heuristics",
-            help="Comma-separated names (on a weighted set: WSPT, EDD, WMDD, ATC, COVERT, Aug-WMDD)."),
+            "", "--heuristics", show_default=False,
+            help=f"Comma-separated names (default: all the task's rules; ΣT_j: {', '.join(NAMES)}; weighted:"
+            " WSPT, EDD, WMDD, ATC, COVERT, Aug-WMDD)."),
         out_dir: Path = typer.Option(
             ARCHIVE_DIR / "baselines", "--out-dir", help="With 'build': the folder of the stored sets."),
         quick: bool = typer.Option(False, "--quick", help="With 'build': skip the n = 800, 1000 sets."),
         only: str = typer.Option("", "--only", help="With 'build': comma-separated set names to build."),
         jobs: int = typer.Option(2, "--jobs", help="With 'build': worker processes."),
+        task: str = typer.Option(None, "--task", help=TASK_HELP),
     ) -> None:
-        """Score the baseline heuristics on SET.json, or `build` the stored baseline sets."""
+        """Score the task's reference rules on SET.json, or `build` the stored baseline sets."""
         names = tuple(h.strip() for h in heuristics.split(",") if h.strip())
-        # --- weighted tardiness (issue 14 item 2), until the task seam replaces this branch ---
-        from evaluator.weighted.instances import is_weighted_file
-
-        if target != "build" and is_weighted_file(target):
-            from discover.cli.baselines_weighted import show_weighted
-            from evaluator.weighted.rules import NAMES as WEIGHTED_NAMES
-
-            picked = WEIGHTED_NAMES if heuristics == ",".join(NAMES) else names
-            show_weighted(Path(target), as_json, picked)
+        if target != "build":
+            problem, iset = load_task_set(target, task)
+            TABLES.get(problem.name, show_rules)(problem, iset, as_json, names)
             return
-        # --- end of the weighted branch ---
+        if task and task != tasks.DEFAULT:
+            raise UserError(f"option --task: `baselines build` builds the {tasks.DEFAULT} stored sets; "
+                            f"{task}'s stored sets are built by its own package")
         unknown = [h for h in names if h not in NAMES]
         if unknown:
             raise UserError(f"option --heuristics: unknown {unknown[0]!r}; known: {', '.join(NAMES)}")
@@ -97,5 +131,3 @@ def register(app: typer.Typer) -> None:
             if jobs < 1:
                 raise UserError(f"option --jobs: {jobs} must be at least 1")
             build_stored_sets(out_dir, console, names=picked or None, jobs=jobs, skip_large=quick)
-            return
-        show_scores(Path(target), as_json, names)

@@ -1,19 +1,14 @@
-"""`discover baselines` on a weighted set (1||Σw_jT_j): the table of the weighted rules.
-
-Reached from a clearly marked branch of ``discover.cli.baselines``; the task seam will replace both
-with one task-generic table.
-"""
+"""`discover baselines` on a weighted set (1||Σw_jT_j): the table of the weighted rules, with the gaps
+split into proven optima and best known values (``discover.cli.baselines`` picks it for the task)."""
 
 from __future__ import annotations
 
-from pathlib import Path
+from typing import Any
 
 from rich.table import Table
 
 from discover.cli.common import UserError, console, print_json
-from evaluator.instances import InstanceFileError
 from evaluator.weighted.baselines import score_weighted
-from evaluator.weighted.instances import load_weighted
 from evaluator.weighted.rules import ATC_K, COVERT_K, NAMES
 
 
@@ -21,12 +16,8 @@ def _fmt(x: float | None) -> str:
     return "-" if x is None else f"{x:.2f}"
 
 
-def show_weighted(path: Path, as_json: bool, names: tuple[str, ...] = NAMES) -> None:
-    """Print the weighted rules' gaps (or JSON) for one weighted set file."""
-    try:
-        wset = load_weighted(path)
-    except InstanceFileError as e:
-        raise UserError(str(e)) from None
+def show_weighted(wset: Any, as_json: bool, names: tuple[str, ...] = NAMES) -> None:
+    """Print the weighted rules' gaps (or JSON) on one weighted set."""
     unknown = [h for h in names if h not in NAMES]
     if unknown:
         raise UserError(f"option --heuristics: unknown weighted rule {unknown[0]!r}; "

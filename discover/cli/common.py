@@ -38,6 +38,21 @@ def load_task_set(path: Any, task: str | None = None) -> tuple[Any, Any]:
         chosen = tasks.get(task) if task else tasks.task_of_file(path)
         return chosen, chosen.load(path)
     except tasks.UnknownTask as e:
-        raise UserError(f"{path}: {e}" if not task else f"option --task: {e}") from None
+        if task:
+            raise UserError(f"option --task: {e}") from None
+        named = _task_field(path)
+        raise UserError(f"{path}: unknown task {named!r} (field task); known tasks: "
+                        f"{', '.join(tasks.names())}") from None
     except InstanceFileError as e:
         raise UserError(str(e)) from None
+
+
+def _task_field(path: Any) -> Any:
+    """Return the ``task`` field of a JSON set file (what named an unknown task)."""
+    import json
+    from pathlib import Path
+
+    try:
+        return json.loads(Path(path).read_text()).get("task")
+    except (OSError, ValueError, AttributeError):
+        return None

@@ -53,7 +53,8 @@ def _duration(s: float | None) -> str:
 
 
 def _view(p: Progress | None) -> Table:
-    t = Table(title="discover run", show_header=False, box=None, padding=(0, 2))
+    t = Table(title="discover run" if p is None else f"discover run: {p.task}", show_header=False, box=None,
+              padding=(0, 2))
     if p is None:
         t.add_row("starting", "scoring the seed programs…")
         return t
@@ -173,6 +174,29 @@ def print_summary(rep: Any) -> None:
                 "would be promoted (promotion disabled)" if dec["promoted"] else "not promoted")
             console.print(f"  vs the archive's best ({ch['reference']}, {_gap(ch['reference_gap'])}):"
                           f" {verdict}: {dec['reason']}", highlight=False, soft_wrap=True)
+    if ch and rep.test_scores:
+        console.print(scores_line(rep.test_scores), highlight=False, soft_wrap=True)
+
+
+def scores_line(tests: dict[str, Any]) -> str:
+    """Return the champion's mean gaps on the task's test sets, to proven optima (opt) and to best known
+    values (bk) apart, beside the best reference rule's on each."""
+    champ = tests.get("champion") or {}
+    if "error" in champ:
+        return f"  test sets: the champion failed: {champ['error']}"
+    parts = []
+    for s in tests.get("sets", []):
+        c = champ.get(s, {})
+        cells = []
+        for kind, key in (("opt", "gap_proven"), ("bk", "gap_best_known")):
+            if c.get(key) is None:
+                continue
+            refs = {r: by[s][key] for r, by in tests.get("references", {}).items() if by.get(s, {}).get(key)
+                    is not None}
+            best = min(refs, key=lambda r: (refs[r], r)) if refs else None
+            cells.append(f"{kind} {c[key]:.3f} %" + (f" ({best} {refs[best]:.3f} %)" if best else ""))
+        parts.append(f"{s} " + ", ".join(cells))
+    return "  test sets (mean gap; best rule there): " + ("; ".join(parts) or "none found")
 
 
 def _finish(rep: Any) -> None:

@@ -17,6 +17,7 @@ import logging
 import queue
 import re
 import socket
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -57,6 +58,21 @@ class _Node:
     info: dict = field(default_factory=dict)
     busy: int = 0
     alive: bool = True
+
+
+def node_task(task: Any) -> Any:
+    """Return how a task travels to the nodes: a built-in one by name (each node imports its package); one
+    registered on the driver only (``evaluator.tasks.register``) as the object itself, its module pickled
+    by value, so a node knows it without importing the module that defined it."""
+    from evaluator import tasks
+
+    t = tasks.get(task)
+    if t.name in tasks.BUILTIN and tasks.get(t.name) is t:
+        return t.name
+    module = sys.modules.get(type(t).__module__)
+    if module is not None and module.__name__ != "__main__":
+        ray.cloudpickle.register_pickle_by_value(module)
+    return t
 
 
 class RayEvaluator:
@@ -145,9 +161,8 @@ class RayEvaluator:
             held = self._sets.get(id(iset))
             if held is None or held[0] is not iset:
                 held = self._sets[id(iset)] = (iset, iset.sha256(), ray.put(iset))
-            name = getattr(task, "name", task)  # a registered task travels by name
             self._pending.append(_Task(fut, (code, held[1], [held[2]], entry, timeout_s, cascade, int(seed),
-                                             name)))
+                                             node_task(task))))
         self._events.put(("new",))
         return fut
 

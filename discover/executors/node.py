@@ -40,8 +40,9 @@ class NodeEvaluator:
                 "missing_layers": list(getattr(self.sandbox, "missing_layers", []) or [])}
 
     async def evaluate(self, code: str, set_sha: str, set_box: list, entry: str, timeout_s: float | None,
-                       cascade: Any, seed: int, task: str | None = None) -> Any:
-        """Score ``code`` on the set ``set_box[0]`` (an object reference, fetched once per set)."""
+                       cascade: Any, seed: int, task: Any = None) -> Any:
+        """Score ``code`` on the set ``set_box[0]`` (an object reference, fetched once per set) of ``task``:
+        a built-in task's name, or a task registered on the driver, sent as the object itself."""
         iset = self.sets.get(set_sha)
         if iset is None:
             iset = self.sets[set_sha] = await set_box[0]

@@ -192,7 +192,7 @@ def _parse_class(key: str) -> tuple[float, float] | None:
 
 def run_task(view: RunView) -> Task:
     """Return the run's task (a run from before tasks: total tardiness)."""
-    return tasks.get(view.state("task") or view.config().get("task") or tasks.DEFAULT)
+    return view.task()
 
 
 def reference_classes(view: RunView, names: tuple[str, ...] | None = None) -> dict[str, dict[str, float]]:
@@ -355,6 +355,10 @@ def task_test_sets(view: RunView) -> str:
     tests = view.state("test_scores")
     if not tests:
         return "<p>The champion step has not scored the task's test sets for this run.</p>"
+    if not tests.get("sets"):
+        where = ", ".join(str(p) for p in run_task(view).test_sets)
+        return (f"<p class='note'>None of the task's test sets was found when the champion step ran"
+                f" ({_e(where)}).</p>")
     champ = tests.get("champion", {})
     if "error" in champ:
         return f"<p class='note'>The champion failed on a test set: {_e(champ['error'])}</p>"
@@ -370,8 +374,12 @@ def task_test_sets(view: RunView) -> str:
             cells = "".join(f"<td>{_pct(refs[r].get(s, {}).get(key))}</td>" for r in refs)
             rows.append(f"<tr><td>{_e(s)}</td><td>{c.get('n')}</td><td>{count}</td><td>{_e(kind)}</td>"
                         f"<td>{_pct(c.get(key))}</td>{cells}</tr>")
+    dec = (view.state("champion") or {}).get("decision") or {}
+    where = (f" The champion is archived as {_e(dec['path'])}, indexed with these scores." if dec.get("path")
+             else " The champion was not promoted into the archive.")
     return ("<p>Mean gap % of the champion and the reference rules on the task's test sets, to opt: proven "
-            "optimal, or the best known value (a gap there may understate the gap to the optimum).</p>"
+            "optimal, or the best known value (a gap there may understate the gap to the optimum)."
+            f"{where}</p>"
             "<table><tr><th>set</th><th>n</th><th>instances</th><th>opt</th><th>champion</th>"
             f"{head}</tr>{''.join(rows)}</table>")
 
@@ -384,12 +392,14 @@ def summary(view: RunView, pid: int | None) -> str:
     sampled = [p for p in progs if p.sample is not None]
     calls = view.llm_calls()
     seeds = view.seed_names()
-    base = run_task(view).baseline
+    task = run_task(view)
+    base = task.baseline
     mdd = next((p.gap for p in progs if p.id in seeds and seeds[p.id].lower() == base and p.ok), None)
     champ = view.state("champion") or {}
     stop_ev = view.events("stop")
     rows = [
         ("run", str(view.run_dir)),
+        ("task", f"{task.title}, {task.objective} ({task.name})"),
         ("status", f"{view.state('status', '?')}" + (f" (stopped by {stop_ev[-1].data.get('reason')})"
                                                     if stop_ev else "")),
         ("model", f"{llm.get('kind', '?')} {llm.get('model', '')}".strip()),

@@ -66,6 +66,7 @@ class Progress:
     best_cost: str = ""  # the best program's measured cost, in words
     over_budget: int = 0  # valid programs rejected for their cost
     baseline: str = "MDD"  # the baseline's name, as people write it
+    task: str = "1||ΣT_j"  # the task's title: the objective the gaps are of
 
 
 class Controller:
@@ -210,7 +211,7 @@ class Controller:
             evals_per_s=self.evals_done / elapsed if elapsed else 0.0, elapsed_s=elapsed, time_left_s=left,
             controller_ms=1000 * (time.thread_time() - self.cpu0) / self.handled if self.handled else 0.0,
             stop_reason=self.stop_reason, best_cost=self._cost_words(best.id if best else None),
-            over_budget=c.get("over_budget", 0), baseline=self.task.baseline.upper())
+            over_budget=c.get("over_budget", 0), baseline=self.task.baseline.upper(), task=self.task.title)
 
     def _cost_words(self, pid: int | None) -> str:
         cost = self.ledger.costs.get(pid) if pid is not None else None

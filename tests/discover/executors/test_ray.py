@@ -19,11 +19,13 @@ import pytest
 from discover.config import load_config
 from discover.runner import Parts, make_evaluator, resume_run, start_run
 from discover.store import RunStore
+from evaluator import tasks
 from evaluator.instances import load_set
 from evaluator.sandbox import Sandbox
 from tests.conftest import REPO, run_cli
 from tests.discover.search.test_controller import DISCOVER, TABLES, config_text, wait_for_samples, write_sets
 from tests.raycluster import SECRET_NAMES, LocalCluster
+from tests.toy_task import TotalCompletionTime
 
 SAMPLES = 100  # enough for the kill to strike mid-run; each of the four runs costs CI time
 EDD = (REPO / "archive" / "references" / "edd.py").read_text()
@@ -122,7 +124,14 @@ def test_each_node_scores_like_the_local_sandbox_and_sees_no_driver_secret(clust
         assert 1 <= ev.max_inflight <= 2 * 2  # two slots per worker, one worker per node: the rest waited
         bad = ev.evaluate("def schedule(p, d):\n    return [0] * len(p)\n", iset)
         assert bad.status == "invalid_output"  # the candidate's fault, reported as locally
+        toy = tasks.register(TotalCompletionTime(tmp_path))  # registered on the driver only
+        spt = "def schedule(p, d):\n    return sorted(range(len(p)), key=lambda j: p[j])\n"
+        on_nodes = [ev.submit(spt + f"\n# copy {k}\n", iset, task=toy) for k in range(4)]
+        for r in (f.result() for f in on_nodes):  # scored on the nodes by Σ C_j: SPT's order is optimal
+            assert r.status == "ok" and np.array_equal(r.values, toy.values(iset, np.concatenate(
+                [np.argsort(toy.instance(iset, i)[0], kind="stable") for i in range(iset.count)])))
     finally:
+        tasks.unregister("total_completion")
         ev.close()
     assert "OPENAI_API_KEY" in os.environ  # the driver kept its key
 
