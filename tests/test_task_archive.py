@@ -102,6 +102,7 @@ def test_show_diff_and_front_read_the_weighted_champion(weighted_run):
     code, out, err = run_cli(*base, "show", champ, "--task", "weighted_tardiness")
     assert code == 0, err
     assert "def schedule(p, w, d)" in out and "main line:" in out and "Aug-WMDD" in out and "s/inst" in out
+    assert "task: weighted_tardiness" in out
     if (SHARED / "orlib_wt40.json").is_file():
         assert "to proven optima (opt) and to best known values (bk)" in " ".join(out.split())
     code, out, err = run_cli(*base, "diff", "Aug-WMDD", champ, "--task", "weighted_tardiness")

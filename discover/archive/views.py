@@ -149,7 +149,7 @@ def header_panel(entry: Entry, status: str, detail: str) -> Panel:
         t.append("\na plain-Python reference rule; scored with its numba twin (evaluator.heuristics for ΣT_j,"
                  " the task's rules for another task)")
     m = entry.meta
-    for key in ("origin_run", "program_id", "parents", "operator", "model", "date", "entry",
+    for key in ("task", "origin_run", "program_id", "parents", "operator", "model", "date", "entry",
                 "evaluator_version", "train_gap", "valid_gap", "reference", "reference_gap", "p_value"):
         if m.get(key) not in (None, "", []):
             t.append(f"\n{key}: {m[key]}")
