@@ -149,7 +149,7 @@ def header_panel(entry: Entry, status: str, detail: str) -> Panel:
         t.append("\na plain-Python reference rule; scored with its numba twin (evaluator.heuristics for ΣT_j,"
                  " the task's rules for another task)")
     m = entry.meta
-    for key in ("origin_run", "program_id", "parents", "operator", "model", "date", "entry",
+    for key in ("task", "origin_run", "program_id", "parents", "operator", "model", "date", "entry",
                 "evaluator_version", "train_gap", "valid_gap", "reference", "reference_gap", "p_value"):
         if m.get(key) not in (None, "", []):
             t.append(f"\n{key}: {m[key]}")
@@ -309,20 +309,36 @@ def code_diff(a: Entry, b: Entry) -> Syntax | Text:
 
 
 def delta_table(a: IndexEntry, b: IndexEntry) -> Table:
-    """Return per-n mean gaps of A and B, B − A, and B's instances better/equal/worse than A."""
+    """Return per-n mean gaps of A and B, B − A, and B's instances better/equal/worse than A; a set whose
+    opt is the best known value on some instances adds its gaps to proven optima (opt) and to best
+    known values (bk) apart."""
     names = set_names(a, b)
     labels = _n_label(names, [a, b])
     t = _table(f"score deltas ({b.id} − {a.id}; negative = {b.id} better)")
     for col in ("n", f"{a.id} gap %", f"{b.id} gap %", "Δ gap", f"{a.id} max %", f"{b.id} max %",
                 f"{b.id} b/e/w vs {a.id}"):
-        t.add_column(col, justify="right")
+        t.add_column(col, justify="right", no_wrap=col == "n")
     for name in names:
         sa, sb = a.scores.get(name), b.scores.get(name)
         ga, gb = (sa.mean_gap_pct if sa else None), (sb.mean_gap_pct if sb else None)
         d = gb - ga if ga is not None and gb is not None else None
         tl = tally(sb, sa) if sa and sb else None
-        t.add_row(labels[name], _pct(ga), _pct(gb), _delta(d), _pct(sa.max_gap_pct if sa else None, 1),
-                  _pct(sb.max_gap_pct if sb else None, 1), str(tl) if tl else "-")
+        split = next((s for s in (sa, sb) if s is not None and s.proven is not None), None)
+        t.add_row(labels[name] + ("†" if split else ""), _pct(ga), _pct(gb), _delta(d),
+                  _pct(sa.max_gap_pct if sa else None, 1), _pct(sb.max_gap_pct if sb else None, 1),
+                  str(tl) if tl else "-")
+        if split is None:
+            continue
+        for kind, count, field in (("opt", split.proven or 0, "gap_proven_pct"),
+                                   ("bk", split.instances - (split.proven or 0), "gap_best_known_pct")):
+            x, y = (getattr(s, field) if s else None for s in (sa, sb))
+            if count:
+                t.add_row(f"  {kind} ({count})", _pct(x), _pct(y),
+                          _delta(y - x if x is not None and y is not None else None), "", "", "")
+    if any(s.proven is not None for r in (a, b) for s in r.scores.values()):
+        t.caption = ("†: some opt of the set is only the best known value; opt: the gaps to proven optima,"
+                     " bk: to the best known values (a gap there may understate the gap to the optimum)")
+        t.caption_justify = "left"
     return t
 
 
@@ -340,6 +356,8 @@ def class_delta_table(a: IndexEntry, b: IndexEntry, set_name: str | None) -> Tab
     t = _table(f"per (RDD, TF) class, {where}")
     for col in ("RDD", "TF", a.id, b.id, "Δ"):
         t.add_column(col, justify="right")
+    if not set(ga) | set(gb):
+        t.caption = "no instance of these sets records its (RDD, TF) class"
     for c in sorted(set(ga) | set(gb)):
         x, y = ga.get(c), gb.get(c)
         t.add_row(f"{c[0]:g}", f"{c[1]:g}", _pct(x), _pct(y), _delta(y - x if x is not None and y is not None

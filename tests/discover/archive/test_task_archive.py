@@ -40,7 +40,7 @@ def weighted_run(tmp_path_factory):
     sets = {"search.islands": 2, "llm.concurrency": 4, "evaluation.workers": 1, "cost.instances": 1,
             "cost.train_instances": 2, "cost.repeats": 1, "evaluation.train_set": str(tmp / "train.json"),
             "evaluation.valid_set": str(tmp / "valid.json")}
-    args = ["run", "--task", "weighted_tardiness", "--llm", "offline", "--seed", "2", "--samples", "32",
+    args = ["run", "--task", "weighted_tardiness", "--llm", "offline", "--seed", "2", "--samples", "16",
             "--run-dir", str(tmp / "run"), "--archive", str(tmp / "a"), "--quiet"]
     code, out, err = run_cli(*args, *(f"--set={k}={json.dumps(v)}" for k, v in sets.items()))
     assert code == 0, out + err
@@ -101,10 +101,13 @@ def test_show_diff_and_front_read_the_weighted_champion(weighted_run):
     code, out, err = run_cli(*base, "show", champ, "--task", "weighted_tardiness")
     assert code == 0, err
     assert "def schedule(p, w, d)" in out and "main line:" in out and "Aug-WMDD" in out and "s/inst" in out
+    assert "task: weighted_tardiness" in out
     if (SHARED / "orlib_wt40.json").is_file():
         assert "to proven optima (opt) and to best known values (bk)" in " ".join(out.split())
     code, out, err = run_cli(*base, "diff", "Aug-WMDD", champ, "--task", "weighted_tardiness")
     assert code == 0 and f"score deltas ({champ} − Aug-WMDD" in " ".join(out.split()), err
+    if (SHARED / "orlib_wt40.json").is_file():  # wt40: 124 proven, 1 best known; wt100: 125 best known
+        assert "n=40†" in out and "opt (124)" in out and "bk (1)" in out and "bk (125)" in out
     code, out, err = run_cli(*base, "front", "--task", "weighted_tardiness")
     assert code == 0 and ("n = 40" in out or not (SHARED / "orlib_wt40.json").is_file())
     code, _, err = run_cli(*base, "show", champ)  # not in the ΣT_j archive
