@@ -49,12 +49,19 @@ def _warm_up(method: str = "bb", task: str | None = None) -> None:
 
 def _worker(job: tuple) -> tuple[int, ExactResult]:
     index, task, inputs, method, time_limit, memo_cap_mb, clock, policy = job
-    if task is None:
-        return index, solve_one(*inputs, method, time_limit, memo_cap_mb, clock, policy)
-    from evaluator import tasks
+    try:
+        if task is None:
+            return index, solve_one(*inputs, method, time_limit, memo_cap_mb, clock, policy)
+        from evaluator import tasks
 
-    return index, tasks.get(task).solve_exact(inputs, method, time_limit, memo_cap_mb=memo_cap_mb,
-                                              clock=clock, memo_policy=policy)
+        return index, tasks.get(task).solve_exact(inputs, method, time_limit, memo_cap_mb=memo_cap_mb,
+                                                  clock=clock, memo_policy=policy)
+    except SystemError as e:
+        # A Ctrl-C that lands while a numba function boxes its result surfaces as "returned a result
+        # with an exception set", the KeyboardInterrupt as its cause: it is still a Ctrl-C.
+        if isinstance(e.__cause__, KeyboardInterrupt):
+            raise KeyboardInterrupt from None
+        raise
 
 
 def solve_set(
