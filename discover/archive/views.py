@@ -105,7 +105,8 @@ def list_table(rows: list[Row], title: str, wide: bool = False,
                f" {cost_ref}'s at that n in the same mode; dominates: per n, the references with a higher gap"
                " and no lower s/inst in the same mode")
     for name, k in marked.items():
-        caption += (f"\n{labels[name]}: {k} optima of {name} are not proven; there the gap is to the best "
+        many = f"{k} optima of {name} are" if k != 1 else f"1 optimum of {name} is"
+        caption += (f"\n{labels[name]}: {many} not proven; there the gap is to the best "
                     "known value, so it may understate the gap to the optimum (`show` splits the two)")
     t = Table(title=title, box=box.SIMPLE_HEAD, collapse_padding=True, pad_edge=False, caption_justify="left",
               caption=caption)

@@ -167,4 +167,4 @@ def test_list_gains_a_large_set_column_marked_where_optima_are_unproven(archive)
     listing = json.loads(out)
     assert code == 0 and listing["unproven"] == {"test_n1000": 1} and "test_n1000" in listing["sets"]
     code, out, _ = cli("archive", "--archive-dir", str(archive), "list")
-    assert code == 0 and "n=30†" in out and "1 optima of test_n1000 are not proven" in out
+    assert code == 0 and "n=30†" in out and "1 optimum of test_n1000 is not proven" in out
