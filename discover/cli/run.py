@@ -180,7 +180,7 @@ def print_summary(rep: Any) -> None:
 
 def scores_line(tests: dict[str, Any]) -> str:
     """Return the champion's mean gaps on the task's test sets, to proven optima (opt) and to best known
-    values (bk) apart, beside the best reference rule's on each."""
+    values (bk) apart, each with its instance count, beside the best reference rule's on each."""
     champ = tests.get("champion") or {}
     if "error" in champ:
         return f"  test sets: the champion failed: {champ['error']}"
@@ -191,10 +191,12 @@ def scores_line(tests: dict[str, Any]) -> str:
         for kind, key in (("opt", "gap_proven"), ("bk", "gap_best_known")):
             if c.get(key) is None:
                 continue
+            count = c.get("proven", 0) if key == "gap_proven" else c.get("instances", 0) - c.get("proven", 0)
             refs = {r: by[s][key] for r, by in tests.get("references", {}).items() if by.get(s, {}).get(key)
                     is not None}
             best = min(refs, key=lambda r: (refs[r], r)) if refs else None
-            cells.append(f"{kind} {c[key]:.3f} %" + (f" ({best} {refs[best]:.3f} %)" if best else ""))
+            rule = f" ({best} {refs[best]:.3f} %)" if best else ""
+            cells.append(f"{kind} ({count}) {c[key]:.3f} %{rule}")
         parts.append(f"{s} " + ", ".join(cells))
     return "  test sets (mean gap; best rule there): " + ("; ".join(parts) or "none found")
 

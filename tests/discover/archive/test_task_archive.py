@@ -78,7 +78,8 @@ def test_the_weighted_run_promotes_over_the_best_weighted_reference_and_indexes_
     assert sorted(champ["scores"]) == sorted(present)
     if not present:
         pytest.skip(f"../shared/benchmarks not found ({SHARED}): no OR-Library scores to check")
-    assert "test sets (mean gap; best rule there): orlib_wt40 opt " in flat and "orlib_wt100 bk " in flat
+    assert "test sets (mean gap; best rule there): orlib_wt40 opt (124) " in flat  # with its instance counts
+    assert "orlib_wt40 opt (124) " in flat and ", bk (1) " in flat and "orlib_wt100 bk (125) " in flat
     wt40 = champ["scores"]["orlib_wt40"]
     assert wt40["instances"] == 125 and wt40["proven"] == 124 and wt40["gap_best_known_pct"] is not None
     assert champ["scores"]["orlib_wt100"]["proven"] == 0  # wt100: best known values only
