@@ -35,6 +35,12 @@ class TestScore:
         return asdict(self)
 
 
+def covered(score: dict[str, Any], key: str) -> int:
+    """Return how many instances the ``gap_proven`` or ``gap_best_known`` figure of a score's dict covers."""
+    proven = score.get("proven", 0)
+    return proven if key == "gap_proven" else score.get("instances", 0) - proven
+
+
 def load_tests(task: Task | str | None = None) -> list[tuple[str, Any]]:
     """Return (name, set) of each of the task's test sets that exists; a bad file is an ArchiveError."""
     return [(s.name, s.iset) for s in task_test_sets(tasks.get(task))]

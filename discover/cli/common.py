@@ -49,7 +49,6 @@ def load_task_set(path: Any, task: str | None = None) -> tuple[Any, Any]:
 
 def _task_field(path: Any) -> Any:
     """Return the ``task`` field of a JSON set file (what named an unknown task)."""
-    import json
     from pathlib import Path
 
     try:

@@ -181,6 +181,8 @@ def print_summary(rep: Any) -> None:
 def scores_line(tests: dict[str, Any]) -> str:
     """Return the champion's mean gaps on the task's test sets, to proven optima (opt) and to best known
     values (bk) apart, each with its instance count, beside the best reference rule's on each."""
+    from discover.archive.task_tests import covered
+
     champ = tests.get("champion") or {}
     if "error" in champ:
         return f"  test sets: the champion failed: {champ['error']}"
@@ -191,7 +193,7 @@ def scores_line(tests: dict[str, Any]) -> str:
         for kind, key in (("opt", "gap_proven"), ("bk", "gap_best_known")):
             if c.get(key) is None:
                 continue
-            count = c.get("proven", 0) if key == "gap_proven" else c.get("instances", 0) - c.get("proven", 0)
+            count = covered(c, key)
             refs = {r: by[s][key] for r, by in tests.get("references", {}).items() if by.get(s, {}).get(key)
                     is not None}
             best = min(refs, key=lambda r: (refs[r], r)) if refs else None

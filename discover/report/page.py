@@ -19,6 +19,7 @@ from typing import Any
 from discover.archive.errors import ArchiveError
 from discover.archive.lineage import Lineage, lineage
 from discover.archive.runs import RunView
+from discover.archive.task_tests import covered
 from discover.report import plots
 from discover.report.front import island_fronts_html
 from evaluator import tasks
@@ -368,7 +369,7 @@ def task_test_sets(view: RunView) -> str:
     for s in tests.get("sets", []):
         c = champ.get(s, {})
         for kind, key in (("proven optimal", "gap_proven"), ("best known", "gap_best_known")):
-            count = c.get("proven", 0) if key == "gap_proven" else c.get("instances", 0) - c.get("proven", 0)
+            count = covered(c, key)
             if not count:
                 continue
             cells = "".join(f"<td>{_pct(refs[r].get(s, {}).get(key))}</td>" for r in refs)
